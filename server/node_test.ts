@@ -1,0 +1,3 @@
+import { relayContract } from "./testing/relay_contract.ts";
+
+relayContract("node");
