@@ -4,13 +4,19 @@
  *
  * @module
  */
+import type { Hono } from "hono";
 import type { RuntimeAdapter } from "../shared/adapter.ts";
 import { createRelayApp, type RelayApp } from "../shared/app.ts";
 import { createJwtVerifier } from "../shared/auth/jwt.ts";
 import { loadConfig, type RelayConfig, secretValues } from "../shared/config.ts";
 import { createLogger, type Logger } from "../shared/observability/log.ts";
 import { createRealtimeSimulator } from "../shared/simulator/realtime_simulator.ts";
+import { SessionPersistence } from "../shared/storage/session_persistence.ts";
+import { WriteQueue } from "../shared/storage/write_queue.ts";
+import { mountDemo } from "./demo.ts";
 import { usesLocalAuth, withLocalAuth } from "./local_auth.ts";
+import { LOCAL_DEV_USER, mintLocalToken } from "./token.ts";
+import { openConfiguredStore } from "./storage/open_store.ts";
 
 /** A listening HTTP server, as the entry's runtime started it. */
 export interface Listening {
@@ -32,6 +38,8 @@ export interface BootstrappedRelay {
   relay: RelayApp;
   /** Stops the embedded simulator, if one was started. */
   stopEmbedded(): Promise<void>;
+  /** Writes what is still queued (up to `timeoutMs`), then closes the store. */
+  closeStorage(timeoutMs: number): Promise<void>;
 }
 
 /** Builds the relay for a long-lived server process. Throws `ConfigError` for a bad environment. */
@@ -45,6 +53,15 @@ export async function bootstrapRelay(
   let config = await withLocalAuth(envConfig);
   let stopEmbedded = () => Promise.resolve();
   let simulatorKey: string | undefined;
+  const opened = await openConfiguredStore(config);
+  let keyFromVault = false;
+  if (!config.openai.apiKey && opened.store) {
+    const vaultKey = await opened.store.readSecret(config.storage.openaiKeySecretName).catch(() => null);
+    if (vaultKey) {
+      config = { ...config, openai: { ...config.openai, apiKey: vaultKey } };
+      keyFromVault = true;
+    }
+  }
   if (!config.openai.apiKey) {
     simulatorKey = `sk-sim-${crypto.randomUUID()}`;
     const simulator = createRealtimeSimulator({
@@ -60,7 +77,11 @@ export async function bootstrapRelay(
     };
     config = {
       ...config,
-      openai: { ...config.openai, apiKey: simulatorKey, realtimeUrl: `ws://127.0.0.1:${listening.port}/v1/realtime` },
+      openai: {
+        ...config.openai,
+        apiKey: simulatorKey,
+        realtimeUrl: `ws://127.0.0.1:${listening.port}/v1/realtime`,
+      },
     };
   }
   const log = createLogger({
@@ -68,16 +89,20 @@ export async function bootstrapRelay(
     secrets: secretValues(config),
     base: { runtime: adapter.runtime, instance: config.instanceId },
   });
+  log.info("storage", { kind: opened.kind, detail: opened.detail });
+  if (keyFromVault) log.info("openai_key_from_vault", { secret: config.storage.openaiKeySecretName });
   if (simulatorKey) {
     log.warn("SIMULATED_UPSTREAM", {
-      detail: "OPENAI_API_KEY is not set: sessions go to the local OpenAI Realtime simulator, not to OpenAI. " +
+      detail:
+        "OPENAI_API_KEY is not set: sessions go to the local OpenAI Realtime simulator, not to OpenAI. " +
         "Set OPENAI_API_KEY to talk to the real model.",
       upstream: config.openai.realtimeUrl,
     });
   }
   if (localAuth) {
     log.warn("LOCAL_AUTH", {
-      detail: `SUPABASE_URL and SUPABASE_JWT_SECRET are not set: tokens are checked against the local secret in ` +
+      detail:
+        `SUPABASE_URL and SUPABASE_JWT_SECRET are not set: tokens are checked against the local secret in ` +
         `${config.dataDir}/local-jwt-secret. Mint one with: deno task token`,
     });
   }
@@ -87,6 +112,58 @@ export async function bootstrapRelay(
     anonKey: config.auth.anonKey,
     issuer: config.auth.issuer,
   });
-  const relay = createRelayApp({ config, adapter, log, verifyToken });
-  return { config, log, relay, stopEmbedded };
+  const queue = new WriteQueue({
+    maxPending: config.storage.maxPendingWrites,
+    onDrop: (info) =>
+      log.error("storage_queue_full", {
+        detail: "the database is not keeping up or is down; new transcript writes are being refused",
+        limit: `STORAGE_MAX_PENDING_WRITES=${info.maxPending}`,
+        dropped: info.dropped,
+      }),
+    onRetry: (info) => log.warn("storage_retry", { ...flatten(info) }),
+    onFailure: (info) => log.error("storage_write_failed", { ...flatten(info) }),
+  });
+  const persistence = opened.store
+    ? new SessionPersistence({
+      store: opened.store,
+      queue,
+      log,
+      adapter,
+      prices: config.prices,
+      flushAfterSessionMs: 30_000,
+    limits: {
+      maxSessionsPerUser: config.guard.maxSessionsPerUser,
+      leaseSeconds: config.guard.sessionLeaseSeconds,
+      dailySeconds: config.guard.dailySecondsPerUser,
+      dailyUsd: config.guard.dailyUsdPerUser,
+      instanceId: config.instanceId,
+    },
+    })
+    : undefined;
+  // One-click tokens only where they give nothing away: local auth and the simulator upstream.
+  const devToken = localAuth && simulatorKey
+    ? async () => ({
+      token: await mintLocalToken(env, LOCAL_DEV_USER),
+      userId: LOCAL_DEV_USER,
+      expiresInSeconds: 3600,
+    })
+    : undefined;
+  const beforeRoutes = (app: Hono) => mountDemo(app, { devToken, log });
+  const relay = createRelayApp({ config, adapter, log, verifyToken, persistence, beforeRoutes });
+  const closeStorage = async (timeoutMs: number) => {
+    const result = await queue.flush(timeoutMs);
+    if (!result.flushed) log.error("storage_unflushed", { pending: result.pending, timeoutMs });
+    queue.close();
+    await opened.store?.close();
+  };
+  return { config, log, relay, stopEmbedded, closeStorage };
+}
+
+/** Log fields from a queue callback's info object (strings and numbers only). */
+function flatten(info: object): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (const [key, value] of Object.entries(info)) {
+    out[key] = typeof value === "number" ? value : value instanceof Error ? value.message : String(value);
+  }
+  return out;
 }

@@ -28,7 +28,10 @@ export async function loadOrCreateLocalSecret(dataDir: string): Promise<string> 
   }
   await mkdir(dataDir, { recursive: true });
   const bytes = crypto.getRandomValues(new Uint8Array(48));
-  const secret = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const secret = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(
+    /=+$/,
+    "",
+  );
   await writeFile(path, secret + "\n", { mode: 0o600 });
   return secret;
 }

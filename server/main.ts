@@ -19,12 +19,20 @@ async function main(): Promise<void> {
     idleTimeoutSeconds: 30,
     upstreamDialer: Deno.env.get("UPSTREAM_DIALER") === "builtin" ? "builtin" : "ws",
   });
-  const { config, log, relay, stopEmbedded } = await bootstrapRelay(Deno.env.toObject(), adapter, serveDeno);
+  const { config, log, relay, stopEmbedded, closeStorage } = await bootstrapRelay(
+    Deno.env.toObject(),
+    adapter,
+    serveDeno,
+  );
   const server = Deno.serve({
     port: config.port,
     hostname: config.host,
     onListen: ({ port, hostname }) => {
-      log.info("listening", { url: `http://${hostname}:${port}`, pid: Deno.pid, maxConnections: config.maxConnections });
+      log.info("listening", {
+        url: `http://${hostname}:${port}`,
+        pid: Deno.pid,
+        maxConnections: config.maxConnections,
+      });
     },
   }, relay.app.fetch);
   installShutdown({
@@ -32,6 +40,7 @@ async function main(): Promise<void> {
     log,
     stopServer: () => server.shutdown(),
     stopEmbedded,
+    closeStorage,
     onSignal: (handler) => {
       Deno.addSignalListener("SIGTERM", handler);
       Deno.addSignalListener("SIGINT", handler);

@@ -35,15 +35,24 @@ const serveEmbedded: ServeFunction = (fetch, port, host) =>
   });
 
 async function main(): Promise<void> {
-  const { config, log, relay, stopEmbedded } = await bootstrapRelay(process.env, runtime.adapter, serveEmbedded);
+  const { config, log, relay, stopEmbedded, closeStorage } = await bootstrapRelay(
+    process.env,
+    runtime.adapter,
+    serveEmbedded,
+  );
   const server = serveNode(relay.app.fetch, config.port, config.host, (port) => {
-    log.info("listening", { url: `http://${config.host}:${port}`, pid: process.pid, maxConnections: config.maxConnections });
+    log.info("listening", {
+      url: `http://${config.host}:${port}`,
+      pid: process.pid,
+      maxConnections: config.maxConnections,
+    });
   });
   installShutdown({
     relay,
     log,
     stopServer: () => new Promise<void>((done) => server.close(() => done())),
     stopEmbedded,
+    closeStorage,
     onSignal: (handler) => {
       process.on("SIGTERM", handler);
       process.on("SIGINT", handler);

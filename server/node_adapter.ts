@@ -26,7 +26,10 @@ interface UpgradeBindings {
 export interface NodeRuntime {
   adapter: RuntimeAdapter;
   /** Sends `server`'s WebSocket upgrade requests through `fetch` (the Hono app's). */
-  attachUpgrades(server: Server, fetch: (request: Request, env: unknown) => Response | Promise<Response>): void;
+  attachUpgrades(
+    server: Server,
+    fetch: (request: Request, env: unknown) => Response | Promise<Response>,
+  ): void;
 }
 
 /** Builds the Node adapter; `runtime` is "node" for the Node fallback. */
@@ -44,7 +47,9 @@ export function createNodeRuntime(): NodeRuntime {
     upstreamAuth: "header",
     upgradeWebSocket(c, protocol, handlers: SocketHandlers) {
       const env = c.env as UpgradeBindings | undefined;
-      if (!env?.incoming || !env.socket) return new Response("WebSocket upgrade unavailable", { status: 500 });
+      if (!env?.incoming || !env.socket) {
+        return new Response("WebSocket upgrade unavailable", { status: 500 });
+      }
       selectedProtocol.set(env.incoming, protocol ?? false);
       env.upgraded = true;
       wss.handleUpgrade(env.incoming, env.socket, env.head, (ws) => {
@@ -70,7 +75,10 @@ export function createNodeRuntime(): NodeRuntime {
       }
       if (env.upgraded || socket.destroyed) return;
       const body = Buffer.from(await response.arrayBuffer());
-      const lines = [`HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? ""}`, "Connection: close"];
+      const lines = [
+        `HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? ""}`,
+        "Connection: close",
+      ];
       response.headers.forEach((value, key) => {
         if (key !== "content-length" && key !== "connection") lines.push(`${key}: ${value}`);
       });

@@ -1,6 +1,7 @@
 /**
  * Graceful stop on SIGTERM/SIGINT, the same for the Deno server and the Node fallback: refuse new
- * sessions, tell connected clients the relay is restarting (close 1012), stop listening, exit 0.
+ * sessions, tell connected clients the relay is restarting (close 1012), write every queued transcript,
+ * stop listening, exit 0.
  *
  * @module
  */
@@ -14,6 +15,7 @@ export interface ShutdownWiring {
   log: Logger;
   stopServer(): Promise<void>;
   stopEmbedded(): Promise<void>;
+  closeStorage(timeoutMs: number): Promise<void>;
   onSignal(handler: () => void): void;
   exit(code: number): void;
 }
@@ -34,6 +36,7 @@ export function installShutdown(wiring: ShutdownWiring): void {
       Promise.all(sessions.map((s) => s.finished)),
       new Promise((resolve) => setTimeout(resolve, 5000)),
     ]);
+    await wiring.closeStorage(15_000);
     await Promise.race([wiring.stopServer(), new Promise((resolve) => setTimeout(resolve, 2000))]);
     await wiring.stopEmbedded();
     log.info("stopped", {});

@@ -46,8 +46,12 @@ function argument(name: string): string | undefined {
 if (import.meta.main) {
   try {
     const ttl = Number(argument("ttl") ?? 3600);
-    if (!Number.isInteger(ttl) || ttl <= 0) throw new ConfigError("--ttl", "must be a positive number of seconds");
-    console.log(await mintLocalToken(process.env, argument("user") ?? LOCAL_DEV_USER, ttl, argument("email")));
+    if (!Number.isInteger(ttl) || ttl <= 0) {
+      throw new ConfigError("--ttl", "must be a positive number of seconds");
+    }
+    console.log(
+      await mintLocalToken(process.env, argument("user") ?? LOCAL_DEV_USER, ttl, argument("email")),
+    );
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error));
     process.exit(1);

@@ -41,8 +41,14 @@ export function wrapWsSocket(ws: WebSocket, handlers: SocketHandlers): RelaySock
     handlers.onClose(code, reason);
   };
   ws.on("message", (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
-    const bytes = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
-    handlers.onMessage(isBinary ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes.toString());
+    const bytes = Array.isArray(data)
+      ? Buffer.concat(data)
+      : data instanceof ArrayBuffer
+      ? new Uint8Array(data)
+      : data;
+    handlers.onMessage(
+      isBinary ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes.toString(),
+    );
   });
   ws.on("pong", () => handlers.onPong?.());
   ws.on("close", (code: number, reason: Buffer) => finish(code, reason.toString()));

@@ -62,7 +62,11 @@ export interface RuntimeAdapter {
    * Completes a WebSocket upgrade of the request in `c`, selecting `protocol` (or none), and wires the
    * handlers to the resulting socket. Returns the response the Hono handler must return.
    */
-  upgradeWebSocket(c: Context, protocol: string | undefined, handlers: SocketHandlers): Response | Promise<Response>;
+  upgradeWebSocket(
+    c: Context,
+    protocol: string | undefined,
+    handlers: SocketHandlers,
+  ): Response | Promise<Response>;
   /** Opens an outgoing WebSocket; failures surface as `onClose(1006, reason)`, never as a throw. */
   dialWebSocket(request: DialRequest, handlers: SocketHandlers): void;
   /** Keeps the runtime alive until `work` settles (Supabase's `EdgeRuntime.waitUntil`); no-op elsewhere. */

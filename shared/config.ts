@@ -5,6 +5,8 @@
  * @module
  */
 import { z } from "zod";
+import { REALTIME_VOICES, type SessionDefaults } from "./relay/agent_session.ts";
+import { DEFAULT_REALTIME_PRICES, type RealtimePrices, realtimePricesSchema } from "./storage/usage.ts";
 
 /** Thrown by {@link loadConfig}; `message` is the single line to print before exiting. */
 export class ConfigError extends Error {
@@ -19,7 +21,9 @@ const nonNegativeInt = (fallback: number) => z.coerce.number().int().nonnegative
 const optionalText = z.string().trim().min(1).optional();
 const commaList = (fallback: string[]) =>
   z.string().optional().transform((value) =>
-    value === undefined || value.trim() === "" ? fallback : value.split(",").map((s) => s.trim()).filter(Boolean)
+    value === undefined || value.trim() === ""
+      ? fallback
+      : value.split(",").map((s) => s.trim()).filter(Boolean)
   );
 const wsUrl = z.string().url().refine((u) => /^wss?:\/\//.test(u), "must start with ws:// or wss://");
 const httpUrl = z.string().url().refine((u) => /^https?:\/\//.test(u), "must start with http:// or https://")
@@ -34,7 +38,8 @@ export const envSchema = z.object({
   OPENAI_REALTIME_MODEL: z.string().min(1).default("gpt-realtime"),
   ALLOWED_MODELS: commaList([]),
   SUPABASE_URL: httpUrl.optional(),
-  SUPABASE_JWT_SECRET: z.string().trim().min(32, "must be at least 32 characters (an HS256 key of 256 bits)").optional(),
+  SUPABASE_JWT_SECRET: z.string().trim().min(32, "must be at least 32 characters (an HS256 key of 256 bits)")
+    .optional(),
   SUPABASE_ANON_KEY: optionalText,
   SUPABASE_SERVICE_ROLE_KEY: optionalText,
   JWT_ISSUER: optionalText,
@@ -48,6 +53,36 @@ export const envSchema = z.object({
   CLIENT_BUFFER_HARD_LIMIT_BYTES: positiveInt(8 * 1024 * 1024),
   KEEPALIVE_INTERVAL_SECONDS: nonNegativeInt(15),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  RELAY_STORAGE: z.enum(["auto", "pglite", "postgres", "supabase", "none"]).default("auto"),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL").optional(),
+  STORAGE_MAX_PENDING_WRITES: positiveInt(10_000),
+  OPENAI_API_KEY_SECRET_NAME: z.string().min(1).default("openai_api_key"),
+  DEFAULT_VOICE: z.enum(REALTIME_VOICES).default("alloy"),
+  DEFAULT_INSTRUCTIONS: z.string().min(1).default("You are a helpful, concise voice assistant."),
+  DEFAULT_TRANSCRIPTION_MODEL: z.string().min(1).default("gpt-4o-mini-transcribe"),
+  MAX_CLIENT_MESSAGE_BYTES: positiveInt(2 * 1024 * 1024),
+  MAX_CLIENT_EVENTS_PER_SECOND: positiveInt(200),
+  MAX_AUDIO_RATE: z.coerce.number().positive().default(2),
+  MAX_SESSION_SECONDS: nonNegativeInt(0),
+  SESSION_WARNING_SECONDS: positiveInt(15),
+  MAX_SESSIONS_PER_USER: positiveInt(5),
+  SESSION_LEASE_SECONDS: positiveInt(60),
+  DAILY_SECONDS_PER_USER: nonNegativeInt(0),
+  DAILY_USD_PER_USER: z.coerce.number().nonnegative().default(0),
+  ALLOWED_ORIGINS: commaList([]),
+  CONNECT_ATTEMPTS_PER_MINUTE_PER_USER: positiveInt(30),
+  CONNECT_ATTEMPTS_PER_MINUTE_PER_IP: positiveInt(120),
+  REALTIME_PRICES: z.string().optional().transform((text, ctx) => {
+    if (text === undefined) return DEFAULT_REALTIME_PRICES;
+    try {
+      const parsed = realtimePricesSchema.safeParse(JSON.parse(text));
+      if (parsed.success) return parsed.data;
+      ctx.addIssue({ code: "custom", message: `is not a price table: ${parsed.error.issues[0].message}` });
+    } catch {
+      ctx.addIssue({ code: "custom", message: "is not valid JSON" });
+    }
+    return z.NEVER;
+  }),
 });
 
 /** The validated configuration every module receives. */
@@ -83,6 +118,34 @@ export interface RelayConfig {
     keepaliveIntervalMs: number;
   };
   logLevel: "debug" | "info" | "warn" | "error";
+  storage: {
+    /** `auto`: DATABASE_URL, else supabase-js when SUPABASE_URL and the service-role key are set, else PGlite. */
+    kind: "auto" | "pglite" | "postgres" | "supabase" | "none";
+    databaseUrl: string | undefined;
+    maxPendingWrites: number;
+    /** The Vault secret holding the OpenAI key, used when OPENAI_API_KEY is unset. */
+    openaiKeySecretName: string;
+  };
+  sessionDefaults: SessionDefaults;
+  guard: {
+    maxMessageBytes: number;
+    maxEventsPerSecond: number;
+    /** Audio seconds per wall-clock second a client may append. */
+    maxAudioRate: number;
+    /** 0: the runtime's default (below the edge wall clock on Supabase, below OpenAI's 60 minutes elsewhere). */
+    maxSessionSeconds: number;
+    sessionWarningSeconds: number;
+    maxSessionsPerUser: number;
+    sessionLeaseSeconds: number;
+    /** 0: no daily limit (a user's own row in relay_user_limits still applies). */
+    dailySecondsPerUser: number;
+    dailyUsdPerUser: number;
+    allowedOrigins: string[];
+    connectAttemptsPerMinutePerUser: number;
+    connectAttemptsPerMinutePerIp: number;
+  };
+  /** USD per 1M tokens; defaults to the published gpt-realtime prices. */
+  prices: RealtimePrices;
 }
 
 /** Builds the configuration from an environment map, or throws a {@link ConfigError} naming the variable. */
@@ -97,11 +160,17 @@ export function loadConfig(env: Record<string, string | undefined>): RelayConfig
     const issue = parsed.error.issues[0];
     const variable = String(issue.path[0] ?? "environment");
     const got = cleaned[variable];
-    throw new ConfigError(variable, `${issue.message}${got === undefined ? "" : ` (got ${JSON.stringify(redactIfSecret(variable, got))})`}`);
+    throw new ConfigError(
+      variable,
+      `${issue.message}${got === undefined ? "" : ` (got ${JSON.stringify(redactIfSecret(variable, got))})`}`,
+    );
   }
   const e = parsed.data;
   if (e.CLIENT_BUFFER_HARD_LIMIT_BYTES < e.CLIENT_BUFFER_SOFT_LIMIT_BYTES) {
-    throw new ConfigError("CLIENT_BUFFER_HARD_LIMIT_BYTES", "must not be below CLIENT_BUFFER_SOFT_LIMIT_BYTES");
+    throw new ConfigError(
+      "CLIENT_BUFFER_HARD_LIMIT_BYTES",
+      "must not be below CLIENT_BUFFER_SOFT_LIMIT_BYTES",
+    );
   }
   const allowedModels = [...new Set([e.OPENAI_REALTIME_MODEL, ...e.ALLOWED_MODELS])];
   return {
@@ -132,16 +201,57 @@ export function loadConfig(env: Record<string, string | undefined>): RelayConfig
       keepaliveIntervalMs: e.KEEPALIVE_INTERVAL_SECONDS * 1000,
     },
     logLevel: e.LOG_LEVEL,
+    storage: {
+      kind: e.RELAY_STORAGE,
+      databaseUrl: e.DATABASE_URL,
+      maxPendingWrites: e.STORAGE_MAX_PENDING_WRITES,
+      openaiKeySecretName: e.OPENAI_API_KEY_SECRET_NAME,
+    },
+    sessionDefaults: {
+      instructions: e.DEFAULT_INSTRUCTIONS,
+      voice: e.DEFAULT_VOICE,
+      transcriptionModel: e.DEFAULT_TRANSCRIPTION_MODEL,
+    },
+    prices: e.REALTIME_PRICES,
+    guard: {
+      maxMessageBytes: e.MAX_CLIENT_MESSAGE_BYTES,
+      maxEventsPerSecond: e.MAX_CLIENT_EVENTS_PER_SECOND,
+      maxAudioRate: e.MAX_AUDIO_RATE,
+      maxSessionSeconds: e.MAX_SESSION_SECONDS,
+      sessionWarningSeconds: e.SESSION_WARNING_SECONDS,
+      maxSessionsPerUser: e.MAX_SESSIONS_PER_USER,
+      sessionLeaseSeconds: e.SESSION_LEASE_SECONDS,
+      dailySecondsPerUser: e.DAILY_SECONDS_PER_USER,
+      dailyUsdPerUser: e.DAILY_USD_PER_USER,
+      allowedOrigins: e.ALLOWED_ORIGINS.map((o) => o.replace(/\/+$/, "")),
+      connectAttemptsPerMinutePerUser: e.CONNECT_ATTEMPTS_PER_MINUTE_PER_USER,
+      connectAttemptsPerMinutePerIp: e.CONNECT_ATTEMPTS_PER_MINUTE_PER_IP,
+    },
   };
 }
 
 /** Secrets never appear in error messages, even when malformed. */
 function redactIfSecret(variable: string, value: string): string {
-  return /KEY|SECRET|TOKEN/.test(variable) ? "[redacted]" : value;
+  return /KEY|SECRET|TOKEN|DATABASE_URL/.test(variable) ? "[redacted]" : value;
 }
 
 /** Variables whose values are secrets; the logger redacts their values wherever they appear. */
 export function secretValues(config: RelayConfig): string[] {
-  return [config.openai.apiKey, config.auth.jwtSecret, config.auth.anonKey, config.supabaseServiceRoleKey]
+  const databasePassword = config.storage.databaseUrl ? safePassword(config.storage.databaseUrl) : undefined;
+  return [
+    config.openai.apiKey,
+    config.auth.jwtSecret,
+    config.auth.anonKey,
+    config.supabaseServiceRoleKey,
+    databasePassword,
+  ]
     .filter((v): v is string => typeof v === "string" && v.length >= 8);
+}
+
+function safePassword(url: string): string | undefined {
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
+  }
 }

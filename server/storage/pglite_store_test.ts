@@ -32,6 +32,33 @@ Deno.test("pglite store: the store contract (in memory)", async (t) => {
         "drop policy leak on public.agents; revoke select on public.agents from anon",
         /rls: anon sees/,
       ],
+      [
+        "create policy leak on public.session_leases for select to authenticated using (true)",
+        "drop policy leak on public.session_leases",
+        /rls: user A sees session leases/,
+      ],
+      [
+        "grant update on public.relay_user_limits to authenticated; " +
+        "create policy leak on public.relay_user_limits for update to authenticated using (true)",
+        "drop policy leak on public.relay_user_limits; revoke update on public.relay_user_limits from authenticated",
+        /rls: user A raised their own limits/,
+      ],
+      [
+        "grant execute on function public.relay_acquire_session_lease(uuid, uuid, text, integer, integer) to authenticated",
+        "revoke execute on function public.relay_acquire_session_lease(uuid, uuid, text, integer, integer) from authenticated",
+        /rls: user A called relay_acquire_session_lease/,
+      ],
+      [
+        "grant execute on function public.relay_user_usage_since(uuid, timestamptz) to anon",
+        "revoke execute on function public.relay_user_usage_since(uuid, timestamptz) from anon",
+        /rls: anon called relay_user_usage_since/,
+      ],
+      [
+        // A new privileged function that forgot its revoke (functions are executable by PUBLIC by default).
+        "create function public.relay_forgotten() returns integer language sql security definer as 'select 1'",
+        "drop function public.relay_forgotten()",
+        /rls: security definer functions are executable: relay_forgotten\(\) to anon, relay_forgotten\(\) to authenticated/,
+      ],
     ];
     for (const [open, close, expected] of holes) {
       await t.step(`the RLS check catches: ${open}`, async () => {
@@ -124,7 +151,7 @@ Deno.test("pglite store: migrations are additive on a database that already has 
                 '{}');
     `);
     const result = await migrate(driver);
-    assert.equal(result.applied.length, 4);
+    assert.equal(result.applied.length, 5);
     const store = new SqlConversationStore(driver, { ensureUsers: true });
     const conversation = "22222222-2222-4222-8222-222222222222";
     const user = "11111111-1111-4111-8111-111111111111";

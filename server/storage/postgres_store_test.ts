@@ -33,7 +33,7 @@ Deno.test("postgres store: migrations, the store contract, and a database that g
         await assert.rejects(openPostgresStore({ url: cluster.url }), /deno task migrate/);
         const status = await migrateCli(cluster.url, "--status");
         assert.equal(status.code, 1, status.output);
-        assert.match(status.output, /4 pending/);
+        assert.match(status.output, /5 pending/);
       },
     );
 
@@ -43,7 +43,7 @@ Deno.test("postgres store: migrations, the store contract, and a database that g
         const first = await migrateCli(cluster.url);
         assert.equal(first.code, 0, first.output);
         assert.match(first.output, /bootstrap applied/);
-        assert.match(first.output, /applied 20261121000004_relay_vault_secret\.sql/);
+        assert.match(first.output, /applied 20261121000005_relay_session_leases\.sql/);
         const second = await migrateCli(cluster.url);
         assert.equal(second.code, 0, second.output);
         assert.match(second.output, /nothing to apply/);

@@ -8,7 +8,8 @@
  * `order`, `limit` and `Accept: application/vnd.pgrst.object+json`; `POST /rest/v1/<table>` (object or
  * array body, `columns`, `on_conflict`, `Prefer: resolution=ignore-duplicates|merge-duplicates`,
  * `return=representation|minimal`); `PATCH /rest/v1/<table>` with filters; `POST /rest/v1/rpc/<fn>`
- * with named arguments returning a scalar. `apikey` and `Authorization: Bearer` must carry the service
+ * with named arguments (trailing defaulted ones may be left out) returning a scalar, JSON, or void
+ * (answered 204). `apikey` and `Authorization: Bearer` must carry the service
  * key. Anything else is answered 400 `STANDIN` so an adapter change that leaves the subset fails loudly.
  * Every request is recorded for assertions.
  *
@@ -375,27 +376,45 @@ export class PostgrestStandin {
     if (typeof args !== "object" || Array.isArray(args)) throw new StandinError(400, "STANDIN", "rpc body");
     quoteIdent(fn);
     const candidates = await this.db.query<
-      { arg_names: string[] | null; arg_types: string[]; returns_set: boolean }
+      {
+        arg_names: string[] | null;
+        arg_types: string[];
+        defaults: number;
+        returns_set: boolean;
+        returns: string;
+      }
     >(
       `select p.proargnames as arg_names,
               array(select format_type(t, null) from unnest(p.proargtypes) as t) as arg_types,
-              p.proretset as returns_set
+              p.pronargdefaults::integer as defaults,
+              p.proretset as returns_set,
+              format_type(p.prorettype, null) as returns
          from pg_proc p join pg_namespace n on n.oid = p.pronamespace
         where n.nspname = 'public' and p.proname = $1`,
       [fn],
     );
-    const keys = Object.keys(args).sort();
-    const match = candidates.find((c) =>
-      JSON.stringify([...(c.arg_names ?? [])].sort()) === JSON.stringify(keys)
-    );
+    // As PostgREST: every argument without a default must be named, and nothing else (the trailing
+    // `defaults` arguments may be left out).
+    const keys = Object.keys(args);
+    const match = candidates.find((c) => {
+      const names = c.arg_names ?? [];
+      const required = names.slice(0, names.length - c.defaults);
+      return keys.every((k) => names.includes(k)) && required.every((name) => keys.includes(name));
+    });
     if (!match) {
-      throw new StandinError(404, "PGRST202", `Could not find the function public.${fn}(${keys.join(", ")})`);
+      throw new StandinError(
+        404,
+        "PGRST202",
+        `Could not find the function public.${fn}(${[...keys].sort().join(", ")})`,
+      );
     }
     if (match.returns_set) {
       throw new StandinError(400, "STANDIN", "set-returning functions are not in the subset");
     }
     const values: (string | null)[] = [];
-    const named = (match.arg_names ?? []).map((name, i) => {
+    const named: string[] = [];
+    (match.arg_names ?? []).forEach((name, i) => {
+      if (!(name in args)) return;
       const value = args[name];
       values.push(
         value === null || value === undefined
@@ -404,10 +423,15 @@ export class PostgrestStandin {
           ? value
           : JSON.stringify(value),
       );
-      return `${quoteIdent(name)} => $${values.length}::${match.arg_types[i]}`;
+      named.push(`${quoteIdent(name)} => $${values.length}::${match.arg_types[i]}`);
     });
-    const sql = `select to_json(public.${quoteIdent(fn)}(${named.join(", ")}))::text as body`;
-    const result = await this.asServiceRole(sql, values);
+    const call = `public.${quoteIdent(fn)}(${named.join(", ")})`;
+    if (match.returns === "void") {
+      // PostgREST 12+ answers a void function with 204 No Content.
+      await this.asServiceRole(`select 1 as body from ${call}`, values);
+      return new Response(null, { status: 204 });
+    }
+    const result = await this.asServiceRole(`select to_json(${call})::text as body`, values);
     return new Response(result ?? "null", { status: 200, headers: { "content-type": "application/json" } });
   }
 }

@@ -28,6 +28,12 @@ insert into public.voice_sessions (id, user_id, conversation_id, runtime, instan
    'a0000000-0000-4000-8000-0000000ac001', 'deno', 'rls', 'gpt-realtime'),
   ('b0000000-0000-4000-8000-0000000b5e55', 'b0000000-0000-4000-8000-00000000000b',
    'b0000000-0000-4000-8000-0000000bc001', 'deno', 'rls', 'gpt-realtime');
+insert into public.session_leases (session_id, user_id, instance_id, expires_at) values
+  ('a0000000-0000-4000-8000-0000000a1ea5', 'a0000000-0000-4000-8000-00000000000a', 'rls', now() + interval '1 hour'),
+  ('b0000000-0000-4000-8000-0000000b1ea5', 'b0000000-0000-4000-8000-00000000000b', 'rls', now() + interval '1 hour');
+insert into public.relay_user_limits (user_id, daily_seconds, daily_usd) values
+  ('a0000000-0000-4000-8000-00000000000a', 600, 1),
+  ('b0000000-0000-4000-8000-00000000000b', 900, 2);
 
 -- As user A.
 set local role authenticated;
@@ -64,6 +70,18 @@ begin
    where owner_id in ('a0000000-0000-4000-8000-00000000000a', 'b0000000-0000-4000-8000-00000000000b');
   if seen is distinct from array['A private', 'B public'] then
     raise exception 'rls: user A sees agents %, expected A private and B public', seen;
+  end if;
+
+  select array_agg(session_id::text order by session_id) into seen from public.session_leases
+   where session_id in ('a0000000-0000-4000-8000-0000000a1ea5', 'b0000000-0000-4000-8000-0000000b1ea5');
+  if seen is distinct from array['a0000000-0000-4000-8000-0000000a1ea5'] then
+    raise exception 'rls: user A sees session leases %, expected only A''s', seen;
+  end if;
+
+  select array_agg(daily_seconds::text order by daily_seconds) into seen from public.relay_user_limits
+   where user_id in ('a0000000-0000-4000-8000-00000000000a', 'b0000000-0000-4000-8000-00000000000b');
+  if seen is distinct from array['600'] then
+    raise exception 'rls: user A sees limits %, expected only A''s', seen;
   end if;
 end
 $$;
@@ -113,6 +131,60 @@ begin
     if changed > 0 then raise exception 'rls: user A deleted messages'; end if;
   exception when insufficient_privilege then null;
   end;
+  -- Leases and limits are the relay's: a user can neither take a slot nor raise a quota.
+  begin
+    insert into public.session_leases (session_id, user_id, instance_id, expires_at)
+    values (gen_random_uuid(), 'a0000000-0000-4000-8000-00000000000a', 'forged', now() + interval '1 hour');
+    raise exception 'rls: user A inserted a session lease';
+  exception when insufficient_privilege then null;
+  end;
+  begin
+    delete from public.session_leases where session_id = 'a0000000-0000-4000-8000-0000000a1ea5';
+    get diagnostics changed = row_count;
+    if changed > 0 then raise exception 'rls: user A deleted a session lease'; end if;
+  exception when insufficient_privilege then null;
+  end;
+  begin
+    update public.session_leases set expires_at = now() - interval '1 hour'
+     where session_id in ('a0000000-0000-4000-8000-0000000a1ea5', 'b0000000-0000-4000-8000-0000000b1ea5');
+    get diagnostics changed = row_count;
+    if changed > 0 then raise exception 'rls: user A updated a session lease'; end if;
+  exception when insufficient_privilege then null;
+  end;
+  begin
+    update public.relay_user_limits set daily_seconds = 86400
+     where user_id = 'a0000000-0000-4000-8000-00000000000a';
+    get diagnostics changed = row_count;
+    if changed > 0 then raise exception 'rls: user A raised their own limits'; end if;
+  exception when insufficient_privilege then null;
+  end;
+  begin
+    delete from public.relay_user_limits where user_id = 'a0000000-0000-4000-8000-00000000000a';
+    get diagnostics changed = row_count;
+    if changed > 0 then raise exception 'rls: user A deleted their own limits'; end if;
+  exception when insufficient_privilege then null;
+  end;
+  begin
+    perform public.relay_acquire_session_lease(gen_random_uuid(), 'a0000000-0000-4000-8000-00000000000a',
+                                               'forged', 1000, 3600);
+    raise exception 'rls: user A called relay_acquire_session_lease';
+  exception when insufficient_privilege then null;
+  end;
+  begin
+    perform public.relay_renew_session_lease('b0000000-0000-4000-8000-0000000b1ea5', 3600);
+    raise exception 'rls: user A called relay_renew_session_lease';
+  exception when insufficient_privilege then null;
+  end;
+  begin
+    perform public.relay_release_session_lease('b0000000-0000-4000-8000-0000000b1ea5');
+    raise exception 'rls: user A called relay_release_session_lease';
+  exception when insufficient_privilege then null;
+  end;
+  begin
+    perform public.relay_user_usage_since('b0000000-0000-4000-8000-00000000000b', now() - interval '1 day');
+    raise exception 'rls: user A called relay_user_usage_since';
+  exception when insufficient_privilege then null;
+  end;
   -- Secrets are for the service role only.
   begin
     perform public.relay_get_secret('openai_api_key');
@@ -153,9 +225,28 @@ begin
     select count(*) into n from public.agents; visible := visible + n;
   exception when insufficient_privilege then null;
   end;
+  begin
+    select count(*) into n from public.session_leases; visible := visible + n;
+  exception when insufficient_privilege then null;
+  end;
+  begin
+    select count(*) into n from public.relay_user_limits; visible := visible + n;
+  exception when insufficient_privilege then null;
+  end;
   if visible <> 0 then
     raise exception 'rls: anon sees % rows', visible;
   end if;
+  begin
+    perform public.relay_acquire_session_lease(gen_random_uuid(), 'a0000000-0000-4000-8000-00000000000a',
+                                               'forged', 1000, 3600);
+    raise exception 'rls: anon called relay_acquire_session_lease';
+  exception when insufficient_privilege then null;
+  end;
+  begin
+    perform public.relay_user_usage_since('a0000000-0000-4000-8000-00000000000a', now() - interval '1 day');
+    raise exception 'rls: anon called relay_user_usage_since';
+  exception when insufficient_privilege then null;
+  end;
 end
 $$;
 
@@ -169,6 +260,33 @@ begin
   end if;
   if (select count(*) from public.chat_messages_v2 where item_id in ('item_rls_a', 'item_rls_b')) <> 2 then
     raise exception 'rls: messages were deleted by user A';
+  end if;
+  if (select count(*) from public.session_leases
+       where user_id in ('a0000000-0000-4000-8000-00000000000a', 'b0000000-0000-4000-8000-00000000000b')
+         and expires_at > now()) <> 2 then
+    raise exception 'rls: session leases were changed by a user';
+  end if;
+  if (select daily_seconds from public.relay_user_limits where user_id = 'a0000000-0000-4000-8000-00000000000a')
+     is distinct from 600 then
+    raise exception 'rls: limits were changed by user A';
+  end if;
+end
+$$;
+
+-- Every privileged relay function (security definer: it bypasses row-level security) is for the
+-- service role only; the calls above check the known ones, the catalog here any other.
+do $$
+declare
+  exposed text;
+begin
+  select string_agg(format('%s to %s', p.oid::regprocedure, r.rolname), ', ') into exposed
+    from pg_proc p
+    join pg_namespace n on n.oid = p.pronamespace
+   cross join (values ('anon'), ('authenticated')) as r (rolname)
+   where n.nspname = 'public' and p.proname like 'relay\_%' and p.prosecdef
+     and has_function_privilege(r.rolname, p.oid, 'execute');
+  if exposed is not null then
+    raise exception 'rls: security definer functions are executable: %', exposed;
   end if;
 end
 $$;

@@ -7,14 +7,26 @@
  * @module
  */
 import { StorageError } from "../../shared/storage/errors.ts";
+import {
+  leaseFromJson,
+  noUsage,
+  requireCost,
+  requireLeaseRequest,
+  requireLeaseTtl,
+  sinceIso,
+  usageFromJson,
+} from "../../shared/storage/limit_rows.ts";
 import type {
   AgentRecord,
   ConversationStore,
   NewConversation,
   RecentMessage,
   SessionEndRow,
+  SessionLeaseRequest,
+  SessionLeaseResult,
   SessionStartRow,
   StoredMessage,
+  UserUsage,
 } from "../../shared/storage/store.ts";
 import { AGENT_COLUMNS, agentFromRow, type AgentRow, toIso } from "../../shared/storage/rows.ts";
 import { isUuid, requireUuid } from "../../shared/storage/uuid.ts";
@@ -62,6 +74,13 @@ export const SQL = {
      order by created_at desc, id desc
      limit $2::integer`,
   readSecret: `select public.relay_get_secret($1::text) as secret`,
+  // Per-user limits: the logic (locking, expiry on the database clock) lives in the SQL functions of
+  // supabase/migrations/20261121000005_relay_session_leases.sql, shared with the supabase-js adapter.
+  acquireSessionLease: `
+    select public.relay_acquire_session_lease($1::uuid, $2::uuid, $3::text, $4::integer, $5::integer) as lease`,
+  renewSessionLease: `select public.relay_renew_session_lease($1::uuid, $2::integer, $3::numeric) as renewed`,
+  releaseSessionLease: `select 1 as released from public.relay_release_session_lease($1::uuid)`,
+  usageSince: `select public.relay_user_usage_since($1::uuid, $2::text::timestamptz) as usage`,
 } as const;
 
 /** Options for {@link SqlConversationStore}. */
@@ -191,6 +210,47 @@ export class SqlConversationStore implements ConversationStore {
   async readSecret(name: string): Promise<string | null> {
     const rows = await this.run<{ secret: string | null }>("readSecret", SQL.readSecret, [name]);
     return rows[0]?.secret ?? null;
+  }
+
+  async acquireSessionLease(input: SessionLeaseRequest): Promise<SessionLeaseResult> {
+    requireLeaseRequest(input);
+    await this.ensureUser(input.userId);
+    const rows = await this.run<{ lease: unknown }>("acquireSessionLease", SQL.acquireSessionLease, [
+      input.sessionId,
+      input.userId,
+      input.instanceId,
+      input.maxSessions,
+      input.ttlSeconds,
+    ]);
+    return leaseFromJson(rows[0]?.lease);
+  }
+
+  async renewSessionLease(
+    sessionId: string,
+    ttlSeconds: number,
+    progress: { costUsd?: number } = {},
+  ): Promise<boolean> {
+    requireLeaseTtl(ttlSeconds);
+    if (progress.costUsd !== undefined) requireCost(progress.costUsd);
+    if (!isUuid(sessionId)) return false;
+    const rows = await this.run<{ renewed: boolean | null }>("renewSessionLease", SQL.renewSessionLease, [
+      sessionId,
+      ttlSeconds,
+      progress.costUsd === undefined ? null : progress.costUsd.toFixed(6),
+    ]);
+    return rows[0]?.renewed === true;
+  }
+
+  async releaseSessionLease(sessionId: string): Promise<void> {
+    if (!isUuid(sessionId)) return;
+    await this.run("releaseSessionLease", SQL.releaseSessionLease, [sessionId]);
+  }
+
+  async usageSince(userId: string, since: string): Promise<UserUsage> {
+    const sinceAt = sinceIso(since);
+    if (!isUuid(userId)) return noUsage();
+    const rows = await this.run<{ usage: unknown }>("usageSince", SQL.usageSince, [userId, sinceAt]);
+    return usageFromJson(rows[0]?.usage);
   }
 
   close(): Promise<void> {

@@ -59,6 +59,11 @@ async function messagesOf(admin: SqlDriver, conversationId: string) {
   );
 }
 
+/** A driver's timestamp (Date, or text) as an ISO string. */
+function toIsoTime(value: unknown): string {
+  return value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString();
+}
+
 function message(conversationId: string, userId: string, itemId: string, createdAt: string): StoredMessage {
   return {
     conversationId,
@@ -395,7 +400,333 @@ export async function runStoreContract(t: Deno.TestContext, target: ContractTarg
     assert.equal(await store.readSecret(`${name}_missing`), null);
   });
 
-  await t.step("row-level security: another user cannot read; public agents are readable", async () => {
-    await runRlsCheck(admin);
+  const lease = (userId: string, sessionId: string = crypto.randomUUID(), maxSessions = 5, ttlSeconds = 60) =>
+    store.acquireSessionLease({ sessionId, userId, instanceId: "contract", maxSessions, ttlSeconds });
+  const leasesOf = (userId: string) =>
+    admin.query<{ session_id: string; instance_id: string; ttl: string; live: boolean }>(
+      `select session_id, instance_id, extract(epoch from expires_at - acquired_at)::text as ttl,
+              expires_at > clock_timestamp() as live
+         from public.session_leases where user_id = $1::uuid order by acquired_at, session_id`,
+      [userId],
+    );
+  // Time passing without waiting: moves a lease's expiry into the past on the database's clock.
+  const expire = (sessionId: string) =>
+    admin.query(
+      `update public.session_leases set expires_at = clock_timestamp() - interval '1 second'
+        where session_id = $1::uuid`,
+      [sessionId],
+    );
+
+  await t.step("session leases: the 6th concurrent lease of a user with max 5 is refused", async () => {
+    const user = await createUser(admin);
+    const other = await createUser(admin);
+    for (let i = 1; i <= 5; i++) assert.deepEqual(await lease(user), { acquired: true, active: i });
+    assert.deepEqual(await lease(user), { acquired: false, active: 5 });
+    assert.deepEqual(await lease(user), { acquired: false, active: 5 });
+    // Another user has slots of their own.
+    assert.deepEqual(await lease(other), { acquired: true, active: 1 });
+    const rows = await leasesOf(user);
+    assert.equal(rows.length, 5);
+    for (const row of rows) {
+      assert.equal(row.instance_id, "contract");
+      assert.equal(Number(row.ttl), 60, "expires_at is acquired_at + ttl on the database clock");
+      assert.equal(row.live, true);
+    }
+    // A lower limit refuses sooner; the limit is the caller's, per call.
+    assert.deepEqual(await lease(other, crypto.randomUUID(), 1), { acquired: false, active: 1 });
   });
+
+  await t.step("session leases: a crashed instance's expired leases are reclaimed", async () => {
+    const user = await createUser(admin);
+    const crashed = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+    for (const id of crashed) assert.equal((await lease(user, id, 3)).acquired, true);
+    assert.deepEqual(await lease(user, crypto.randomUUID(), 3), { acquired: false, active: 3 });
+    // One of the lost sessions had its voice_sessions row written; nobody will ever end it.
+    await store.recordSessionStart({
+      sessionId: crashed[0],
+      userId: user,
+      agentId: null,
+      conversationId: await store.createConversation({ userId: user, agentId: null, title: "lost" }),
+      runtime: "deno",
+      instanceId: "contract",
+      model: "gpt-realtime",
+      voice: null,
+      startedAt: new Date(Date.now() - 60_000).toISOString(),
+    });
+    await expire(crashed[0]);
+    await expire(crashed[1]);
+    const [{ expires_at: lostAt }] = await admin.query<{ expires_at: unknown }>(
+      "select expires_at from public.session_leases where session_id = $1::uuid",
+      [crashed[0]],
+    );
+    assert.deepEqual(await lease(user, crypto.randomUUID(), 3), { acquired: true, active: 2 });
+    assert.deepEqual(await lease(user, crypto.randomUUID(), 3), { acquired: true, active: 3 });
+    assert.deepEqual(await lease(user, crypto.randomUUID(), 3), { acquired: false, active: 3 });
+    const ids = (await leasesOf(user)).map((r) => r.session_id);
+    assert.equal(ids.includes(crashed[0]) || ids.includes(crashed[1]), false, "expired leases are deleted");
+    assert.equal(ids.includes(crashed[2]), true);
+    // The lost session's row is closed where its lease ran out.
+    const [row] = await admin.query<{ ended_at: unknown; close_reason: string }>(
+      "select ended_at, close_reason from public.voice_sessions where id = $1::uuid",
+      [crashed[0]],
+    );
+    assert.equal(toIsoTime(row.ended_at), toIsoTime(lostAt));
+    assert.match(row.close_reason, /lease expired/);
+    // The lost instance comes back: its lease is gone, so renewing says so.
+    assert.equal(await store.renewSessionLease(crashed[0], 60), false);
+  });
+
+  await t.step("session leases: renew extends, release frees, acquire again is a renewal", async () => {
+    const user = await createUser(admin);
+    const other = await createUser(admin);
+    const sessions = [1, 2, 3, 4, 5].map(() => crypto.randomUUID());
+    for (const id of sessions) assert.equal((await lease(user, id, 5, 30)).acquired, true);
+    const expiry = async (id: string) => {
+      const [row] = await admin.query<{ at: string }>(
+        "select extract(epoch from expires_at)::text as at from public.session_leases where session_id = $1::uuid",
+        [id],
+      );
+      return Number(row.at);
+    };
+    const before = await expiry(sessions[0]);
+    assert.equal(await store.renewSessionLease(sessions[0], 600), true);
+    // Renewed at a later database time with a longer ttl: at least 570 s later than before.
+    assert.equal((await expiry(sessions[0])) - before >= 570, true);
+
+    // Acquiring a session that holds a lease again is a renewal: at the limit, and not counted twice.
+    assert.deepEqual(await lease(user, sessions[1], 5, 300), { acquired: true, active: 5 });
+    assert.equal((await leasesOf(user)).length, 5);
+    // A lease that expired but was not reclaimed yet (nobody took its slot) can still be renewed.
+    await expire(sessions[2]);
+    assert.equal(await store.renewSessionLease(sessions[2], 30), true);
+    assert.equal((await leasesOf(user)).every((r) => r.live), true);
+
+    await store.releaseSessionLease(sessions[3]);
+    await store.releaseSessionLease(sessions[3]);
+    assert.equal((await leasesOf(user)).length, 4);
+    assert.equal(await store.renewSessionLease(sessions[3], 30), false);
+    assert.deepEqual(await lease(user), { acquired: true, active: 5 });
+
+    assert.equal(await store.renewSessionLease(crypto.randomUUID(), 30), false);
+    assert.equal(await store.renewSessionLease("not-a-uuid", 30), false);
+    await store.releaseSessionLease("not-a-uuid");
+    // A session id is one user's: another user cannot take it over.
+    await assert.rejects(
+      lease(other, sessions[0]),
+      (error: unknown) => error instanceof StorageError && !error.transient,
+    );
+    for (
+      const bad of [
+        { maxSessions: 0, ttlSeconds: 30 },
+        { maxSessions: 5, ttlSeconds: 0 },
+        { maxSessions: 2.5, ttlSeconds: 30 },
+        { maxSessions: 5, ttlSeconds: 86_401 },
+      ]
+    ) {
+      await assert.rejects(
+        store.acquireSessionLease({ sessionId: crypto.randomUUID(), userId: other, instanceId: "c", ...bad }),
+        (error: unknown) => error instanceof StorageError && !error.transient,
+        JSON.stringify(bad),
+      );
+    }
+    await assert.rejects(
+      lease("not-a-uuid"),
+      (error: unknown) => error instanceof StorageError && !error.transient,
+    );
+    assert.deepEqual(await leasesOf(other), []);
+  });
+
+  await t.step("session leases: 20 acquires at once for one user with max 5 take exactly 5", async () => {
+    const user = await createUser(admin);
+    const results = await Promise.all(Array.from({ length: 20 }, () => lease(user)));
+    assert.equal(results.filter((r) => r.acquired).length, 5);
+    for (const r of results) assert.equal(r.active <= 5, true, `active ${r.active}`);
+    assert.equal((await leasesOf(user)).length, 5);
+  });
+
+  if (admin.kind === "postgres") {
+    await t.step(
+      "session leases: an acquire waits for the user's lock, then counts what was committed",
+      async () => {
+        // Deterministic where the race above is probabilistic: another acquirer holds the user's lock
+        // with 5 leases not yet committed. Without the lock, the acquire would count 0 and take a 6th.
+        const user = await createUser(admin);
+        let pending: Promise<{ acquired: boolean; active: number }> | undefined;
+        let queued = false;
+        await admin.transaction(async (tx) => {
+          await tx.query(
+            "select pg_advisory_xact_lock(hashtext('relay_session_leases'), hashtext($1::text))",
+            [
+              user,
+            ],
+          );
+          for (let i = 0; i < 5; i++) {
+            await tx.query(
+              `insert into public.session_leases (session_id, user_id, instance_id, expires_at)
+             values (gen_random_uuid(), $1::uuid, 'other-instance', now() + interval '1 minute')`,
+              [user],
+            );
+          }
+          pending = lease(user);
+          pending.catch(() => {}); // awaited below; never an unhandled rejection if this transaction fails
+          for (let i = 0; i < 500 && !queued; i++) {
+            const [row] = await admin.query<{ n: number }>(
+              "select count(*)::integer as n from pg_locks where locktype = 'advisory' and not granted",
+            );
+            queued = row.n > 0;
+            if (!queued) await new Promise((resolve) => setTimeout(resolve, 10));
+          }
+        });
+        assert.equal(queued, true, "the acquire should wait for the user's advisory lock");
+        assert.deepEqual(await pending, { acquired: false, active: 5 });
+      },
+    );
+  }
+
+  await t.step("usage: ended and open sessions since a time, and the user's own limits", async () => {
+    const user = await createUser(admin);
+    const other = await createUser(admin);
+    const [{ now }] = await admin.query<{ now: unknown }>("select clock_timestamp() as now");
+    const at = (secondsFromNow: number) =>
+      new Date(new Date(toIsoTime(now)).getTime() + secondsFromNow * 1000).toISOString();
+    const since = at(-3 * 3600);
+    const insertSession = async (
+      userId: string,
+      started: string,
+      ended: string | null,
+      cost: number,
+      id: string = crypto.randomUUID(),
+    ) => {
+      await admin.query(
+        `insert into public.voice_sessions (id, user_id, runtime, instance_id, model, started_at, ended_at, cost_usd)
+         values ($1::uuid, $2::uuid, 'deno', 'contract', 'gpt-realtime', $3::text::timestamptz,
+                 $4::text::timestamptz, $5::numeric)`,
+        [id, userId, started, ended, cost.toFixed(6)],
+      );
+      return id;
+    };
+    assert.deepEqual(await store.usageSince(user, since), {
+      seconds: 0,
+      costUsd: 0,
+      limits: { dailySeconds: null, dailyUsd: null },
+    });
+
+    // Ended inside the window, written by the relay: 300 s, $0.30.
+    const conversation = await store.createConversation({ userId: user, agentId: null, title: "quota" });
+    const ended = crypto.randomUUID();
+    const base = {
+      userId: user,
+      agentId: null,
+      conversationId: conversation,
+      runtime: "deno",
+      instanceId: "contract",
+      model: "gpt-realtime",
+      voice: null,
+    };
+    await store.recordSessionStart({ ...base, sessionId: ended, startedAt: at(-2 * 3600) });
+    await store.recordSessionEnd({
+      sessionId: ended,
+      endedAt: at(-2 * 3600 + 300),
+      closeCode: 1000,
+      closeReason: "done",
+      usage: {
+        inputTextTokens: 0,
+        inputAudioTokens: 0,
+        inputCachedTextTokens: 0,
+        inputCachedAudioTokens: 0,
+        outputTextTokens: 0,
+        outputAudioTokens: 0,
+        totalTokens: 0,
+      },
+      costUsd: 0.3,
+    });
+    // Across the start of the window: half of its 200 s and half of its $0.20.
+    await insertSession(user, at(-3 * 3600 - 100), at(-3 * 3600 + 100), 0.2);
+    // Before the window: nothing.
+    await insertSession(user, at(-3 * 3600 - 1000), at(-3 * 3600 - 500), 5);
+    // Open, lease lapsed 45 s after the start (its instance crashed): 45 s, and its last reported $0.04.
+    const lapsed = await insertSession(user, at(-600), null, 0);
+    assert.equal((await lease(user, lapsed)).acquired, true);
+    assert.equal(await store.renewSessionLease(lapsed, 60, { costUsd: 0.04 }), true);
+    await admin.query(
+      "update public.session_leases set expires_at = $2::text::timestamptz where session_id = $1::uuid",
+      [lapsed, at(-600 + 45)],
+    );
+    // Open without a lease, started 2 h ago: capped at 60 minutes.
+    await insertSession(user, at(-2 * 3600 + 600), null, 0);
+    // Another user's session never counts.
+    await insertSession(other, at(-3600), at(-60), 9);
+
+    const usage = await store.usageSince(user, since);
+    assert.equal(Math.abs(usage.seconds - (300 + 100 + 45 + 3600)) < 0.01, true, `seconds ${usage.seconds}`);
+    assert.equal(Math.abs(usage.costUsd - (0.3 + 0.1 + 0.04)) < 1e-6, true, `cost ${usage.costUsd}`);
+
+    // Open with a live lease: counts until now (at least the minute since it started).
+    const running = await insertSession(user, at(-60), null, 0);
+    assert.equal((await lease(user, running)).acquired, true);
+    assert.equal(await store.renewSessionLease(running, 60, { costUsd: 0.5 }), true);
+    const withRunning = await store.usageSince(user, since);
+    const runningSeconds = withRunning.seconds - usage.seconds;
+    assert.equal(runningSeconds >= 60 && runningSeconds < 3600, true, `running ${runningSeconds}`);
+    assert.equal(Math.abs(withRunning.costUsd - usage.costUsd - 0.5) < 1e-6, true);
+    // Once it has ended, the row's own end and final cost count.
+    await store.recordSessionEnd({
+      sessionId: running,
+      endedAt: at(0),
+      closeCode: 1000,
+      closeReason: "done",
+      usage: {
+        inputTextTokens: 0,
+        inputAudioTokens: 0,
+        inputCachedTextTokens: 0,
+        inputCachedAudioTokens: 0,
+        outputTextTokens: 0,
+        outputAudioTokens: 0,
+        totalTokens: 0,
+      },
+      costUsd: 0.6,
+    });
+    assert.equal(await store.renewSessionLease(running, 60, { costUsd: 0.7 }), true);
+    const afterEnd = await store.usageSince(user, since);
+    assert.equal(Math.abs(afterEnd.seconds - usage.seconds - 60) < 0.01, true, `ended ${afterEnd.seconds}`);
+    assert.equal(
+      Math.abs(afterEnd.costUsd - usage.costUsd - 0.6) < 1e-6,
+      true,
+      "a renew after the end changes nothing",
+    );
+
+    // The user's own limits: a full row, then a partial one.
+    await admin.query(
+      "insert into public.relay_user_limits (user_id, daily_seconds, daily_usd) values ($1::uuid, 1800, 2.5)",
+      [user],
+    );
+    assert.deepEqual((await store.usageSince(user, since)).limits, { dailySeconds: 1800, dailyUsd: 2.5 });
+    await admin.query("update public.relay_user_limits set daily_seconds = null where user_id = $1::uuid", [
+      user,
+    ]);
+    assert.deepEqual((await store.usageSince(user, since)).limits, { dailySeconds: null, dailyUsd: 2.5 });
+    assert.deepEqual((await store.usageSince(other, since)).limits, { dailySeconds: null, dailyUsd: null });
+
+    assert.deepEqual(await store.usageSince(crypto.randomUUID(), since), {
+      seconds: 0,
+      costUsd: 0,
+      limits: { dailySeconds: null, dailyUsd: null },
+    });
+    assert.deepEqual((await store.usageSince("not-a-uuid", since)).seconds, 0);
+    await assert.rejects(
+      store.usageSince(user, "yesterday-ish"),
+      (error: unknown) => error instanceof StorageError && !error.transient,
+    );
+    await assert.rejects(
+      store.renewSessionLease(running, 60, { costUsd: -1 }),
+      (error: unknown) => error instanceof StorageError && !error.transient,
+    );
+  });
+
+  await t.step(
+    "row-level security: another user cannot read; leases, limits and functions are the relay's",
+    async () => {
+      await runRlsCheck(admin);
+    },
+  );
 }

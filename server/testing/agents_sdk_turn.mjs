@@ -13,7 +13,9 @@ let assistantTranscript = "";
 function tone(ms, frequency) {
   const samples = Math.round((24000 * ms) / 1000);
   const pcm = new Int16Array(samples);
-  for (let i = 0; i < samples; i++) pcm[i] = Math.round(Math.sin((2 * Math.PI * frequency * i) / 24000) * 8000);
+  for (let i = 0; i < samples; i++) {
+    pcm[i] = Math.round(Math.sin((2 * Math.PI * frequency * i) / 24000) * 8000);
+  }
   return pcm.buffer;
 }
 
@@ -23,7 +25,9 @@ const result = await new Promise((resolve) => {
   transport.on("*", (event) => {
     events.push(event.type);
     if (event.type === "response.output_audio.delta") audioBytes += Buffer.from(event.delta, "base64").length;
-    if (event.type === "conversation.item.input_audio_transcription.completed") userTranscript = event.transcript;
+    if (event.type === "conversation.item.input_audio_transcription.completed") {
+      userTranscript = event.transcript;
+    }
     if (event.type === "response.output_audio_transcript.done") assistantTranscript = event.transcript;
     if (event.type === "response.done") {
       clearTimeout(timer);

@@ -18,6 +18,8 @@ export interface RelayProcess {
   httpBase: string;
   /** Every stdout/stderr line so far. */
   logs: string[];
+  /** The relay's process id (for /proc readings). */
+  pid: number;
   /** Sends a signal and waits for exit; returns the exit code. */
   stop(signal?: Deno.Signal): Promise<number>;
 }
@@ -87,8 +89,9 @@ export async function startRelayProcess(kind: RelayKind, env: Record<string, str
   });
   const pump = async (stream: ReadableStream<Uint8Array>) => {
     let buffered = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      buffered += chunk;
+    const decoder = new TextDecoder();
+    for await (const bytes of stream) {
+      buffered += decoder.decode(bytes, { stream: true });
       let newline: number;
       while ((newline = buffered.indexOf("\n")) >= 0) {
         const line = buffered.slice(0, newline);
@@ -108,7 +111,10 @@ export async function startRelayProcess(kind: RelayKind, env: Record<string, str
     rejectPort(new Error(`relay ${kind} exited with ${status.code} before listening:\n${logs.join("\n")}`));
     return status.code;
   });
-  const timeout = setTimeout(() => rejectPort(new Error(`relay ${kind} did not listen within 30 s:\n${logs.join("\n")}`)), 30_000);
+  const timeout = setTimeout(
+    () => rejectPort(new Error(`relay ${kind} did not listen within 30 s:\n${logs.join("\n")}`)),
+    30_000,
+  );
   let port: number;
   try {
     port = await portKnown;
@@ -128,6 +134,7 @@ export async function startRelayProcess(kind: RelayKind, env: Record<string, str
     wsBase: `ws://127.0.0.1:${port}${prefix}`,
     httpBase: `http://127.0.0.1:${port}${prefix}`,
     logs,
+    pid: child.pid,
     async stop(signal: Deno.Signal = "SIGTERM") {
       try {
         child.kill(signal);

@@ -51,11 +51,17 @@ export class TestClient {
   /** Opens a connection; resolves once open, or once closed if the handshake or the relay refused it. */
   static connect(url: string, options: ConnectOptions = {}): Promise<TestClient> {
     if (options.headers) {
-      const ws = new WebSocket(url, options.protocols ?? [], { headers: options.headers, perMessageDeflate: false });
+      const ws = new WebSocket(url, options.protocols ?? [], {
+        headers: options.headers,
+        perMessageDeflate: false,
+      });
       const client = new TestClient(ws);
       ws.on("close", (code, reason) => client.resolveClosed({ code, reason: reason.toString() }));
       ws.on("error", () => {});
-      ws.on("message", (data, isBinary) => client.receive(isBinary ? new Uint8Array(data as Buffer) : data.toString()));
+      ws.on(
+        "message",
+        (data, isBinary) => client.receive(isBinary ? new Uint8Array(data as Buffer) : data.toString()),
+      );
       return new Promise((resolve) => {
         ws.once("open", () => resolve(client));
         ws.once("close", () => resolve(client));
@@ -84,7 +90,11 @@ export class TestClient {
   }
 
   /** Resolves with the first event (already received or future) of `type` matching `predicate`. */
-  waitFor(type: string, timeoutMs = 15_000, predicate: (e: ServerEvent) => boolean = () => true): Promise<ServerEvent> {
+  waitFor(
+    type: string,
+    timeoutMs = 15_000,
+    predicate: (e: ServerEvent) => boolean = () => true,
+  ): Promise<ServerEvent> {
     const match = (e: ServerEvent) => e.type === type && predicate(e);
     const seen = this.events.find(match);
     if (seen) return Promise.resolve(seen);
@@ -93,12 +103,20 @@ export class TestClient {
         if (this.waiters.some((w) => w.resolve === done)) {
           clearTimeout(timer);
           this.waiters = this.waiters.filter((w) => w.resolve !== done);
-          reject(new Error(`closed (${info.code} ${info.reason}) before ${type}; got: ${this.events.map((e) => e.type).join(", ")}`));
+          reject(
+            new Error(
+              `closed (${info.code} ${info.reason}) before ${type}; got: ${
+                this.events.map((e) => e.type).join(", ")
+              }`,
+            ),
+          );
         }
       });
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.resolve !== done);
-        reject(new Error(`no ${type} within ${timeoutMs} ms; got: ${this.events.map((e) => e.type).join(", ")}`));
+        reject(
+          new Error(`no ${type} within ${timeoutMs} ms; got: ${this.events.map((e) => e.type).join(", ")}`),
+        );
       }, timeoutMs);
       const done = (e: ServerEvent) => {
         clearTimeout(timer);

@@ -21,7 +21,13 @@ export interface Credential {
 const openaiKeyPrefix = "openai-insecure-api-key.";
 const supabaseJwtPrefix = "jwt-";
 // Subprotocols that carry a secret or select the retired beta shape: never echoed, never forwarded.
-const unselectablePrefixes = [openaiKeyPrefix, supabaseJwtPrefix, "openai-beta.", "openai-organization.", "openai-project."];
+const unselectablePrefixes = [
+  openaiKeyPrefix,
+  supabaseJwtPrefix,
+  "openai-beta.",
+  "openai-organization.",
+  "openai-project.",
+];
 
 /** Splits a `Sec-WebSocket-Protocol` header into the offered subprotocols, in order. */
 export function parseOfferedProtocols(header: string | null | undefined): string[] {

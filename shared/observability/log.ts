@@ -60,7 +60,12 @@ export function createLogger(options: LoggerOptions): Logger {
   const secrets = options.secrets.filter((s) => s.length >= 8);
   const emit = (level: LogLevel, event: string, fields?: LogFields) => {
     if (levelRank[level] < minRank) return;
-    const record: Record<string, unknown> = { ts: new Date(now()).toISOString(), level, event, ...options.base };
+    const record: Record<string, unknown> = {
+      ts: new Date(now()).toISOString(),
+      level,
+      event,
+      ...options.base,
+    };
     if (fields) {
       for (const [key, value] of Object.entries(fields)) {
         if (value === undefined) continue;

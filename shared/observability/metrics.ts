@@ -11,8 +11,12 @@ type Labels = Record<string, string>;
 function labelKey(labels: Labels): string {
   const keys = Object.keys(labels).sort();
   if (keys.length === 0) return "";
-  return "{" + keys.map((k) => `${k}="${String(labels[k]).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`)
-    .join(",") + "}";
+  return "{" +
+    keys.map((k) =>
+      `${k}="${String(labels[k]).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`
+    )
+      .join(",") +
+    "}";
 }
 
 /** A monotonically increasing count, optionally split by labels. */
@@ -41,7 +45,11 @@ export class Gauge {
   protected readonly type: string = "gauge";
   constructor(readonly name: string, readonly help: string, private readonly read: () => number) {}
   render(): string {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`, `${this.name} ${this.read()}`].join(
+    return [
+      `# HELP ${this.name} ${this.help}`,
+      `# TYPE ${this.name} ${this.type}`,
+      `${this.name} ${this.read()}`,
+    ].join(
       "\n",
     );
   }
@@ -73,7 +81,11 @@ export class Histogram {
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
     this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket{le="${b}"} ${this.counts[i]}`));
-    lines.push(`${this.name}_bucket{le="+Inf"} ${this.count}`, `${this.name}_sum ${this.sum}`, `${this.name}_count ${this.count}`);
+    lines.push(
+      `${this.name}_bucket{le="+Inf"} ${this.count}`,
+      `${this.name}_sum ${this.sum}`,
+      `${this.name}_count ${this.count}`,
+    );
     return lines.join("\n");
   }
 }

@@ -14,9 +14,15 @@ Deno.test("renders counters, observed counters and histograms in Prometheus text
   dial.observe(0.05);
   dial.observe(3);
   const text = registry.render();
-  assert.match(text, /# TYPE relay_sessions_closed_total counter\nrelay_sessions_closed_total\{code="1000"\} 2\nrelay_sessions_closed_total\{code="4001"\} 3/);
+  assert.match(
+    text,
+    /# TYPE relay_sessions_closed_total counter\nrelay_sessions_closed_total\{code="1000"\} 2\nrelay_sessions_closed_total\{code="4001"\} 3/,
+  );
   assert.match(text, /# TYPE relay_frames_total counter\nrelay_frames_total 42/);
-  assert.match(text, /relay_dial_seconds_bucket\{le="0.01"\} 1\nrelay_dial_seconds_bucket\{le="0.1"\} 2\nrelay_dial_seconds_bucket\{le="\+Inf"\} 3/);
+  assert.match(
+    text,
+    /relay_dial_seconds_bucket\{le="0.01"\} 1\nrelay_dial_seconds_bucket\{le="0.1"\} 2\nrelay_dial_seconds_bucket\{le="\+Inf"\} 3/,
+  );
   assert.match(text, /relay_dial_seconds_count 3\n$/);
   assert.equal(closed.get({ code: "4001" }), 3);
 });

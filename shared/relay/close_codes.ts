@@ -14,6 +14,10 @@ export const CloseCode = {
   tryAgainLater: 1013,
   /** The seed's contract: missing or invalid user token. */
   unauthorized: 4001,
+  /** The user may not use the named agent or conversation. */
+  forbidden: 4003,
+  /** A per-user limit: concurrent sessions, daily quota, connection attempts. */
+  tooManyRequests: 4029,
 } as const;
 
 /**

@@ -24,6 +24,9 @@ export interface SessionIdentity {
   carrier: CredentialCarrier;
   model: string;
   clientAddress: string | undefined;
+  agentId: string | null;
+  conversationId: string;
+  voice: string;
 }
 
 /** Services a session uses. */
@@ -48,13 +51,17 @@ export interface SessionEnd {
  * on the relay path, so they must be cheap and must never throw.
  */
 export interface SessionHooks {
+  /** Runs once the client socket is open (relay notices to the client go here). */
+  onClientOpen?(session: RelaySession): void;
   /** Runs once the upstream is open, before any queued client frame is delivered. */
   onUpstreamOpen?(session: RelaySession): void;
   /**
-   * Sees each client text frame and its sniffed type; returning false drops the frame (the hook has
-   * answered the client itself).
+   * Sees each client text frame and its sniffed type. Returns true to forward it, false to drop it (the
+   * hook has answered the client itself), or a replacement frame to forward instead.
    */
-  onClientText?(session: RelaySession, type: string | undefined, text: string): boolean;
+  onClientText?(session: RelaySession, type: string | undefined, text: string): boolean | string;
+  /** Sees each client binary frame; same contract as {@link onClientText} (no replacement). */
+  onClientBinary?(session: RelaySession, bytes: Uint8Array): boolean;
   /** Sees each upstream text frame that is not assistant audio. */
   onUpstreamEvent?(session: RelaySession, type: string | undefined, text: string): void;
   /** Runs once when the session has ended. */
@@ -151,13 +158,18 @@ export class RelaySession {
   keepalive(): void {
     if (this.phase === "closed") return;
     if (this.client && !this.clientAlive) {
-      this.services.log.warn("client_unresponsive", { session: this.identity.sessionId, user: this.identity.userId });
+      this.services.log.warn("client_unresponsive", {
+        session: this.identity.sessionId,
+        user: this.identity.userId,
+      });
       this.close(CloseCode.goingAway, "Client stopped answering pings");
       this.end(CloseCode.goingAway, "Client stopped answering pings");
       return;
     }
     if (this.upstream && this.phase === "open" && !this.upstreamAlive) {
-      this.sendToClient(relayErrorEvent("upstream_unresponsive", "The OpenAI Realtime API stopped responding."));
+      this.sendToClient(
+        relayErrorEvent("upstream_unresponsive", "The OpenAI Realtime API stopped responding."),
+      );
       this.close(CloseCode.internalError, "Upstream stopped answering pings");
       return;
     }
@@ -173,13 +185,20 @@ export class RelaySession {
   private onClientOpen(socket: RelaySocket): void {
     this.client = socket;
     if (this.relayClose) socket.close(this.relayClose.code, this.relayClose.reason);
+    else this.hooks.onClientOpen?.(this);
   }
 
   private onClientMessage(data: FrameData): void {
     this.clientAlive = true;
     if (this.relayClose) return;
-    if (typeof data === "string" && this.hooks.onClientText) {
-      if (!this.hooks.onClientText(this, sniffEventType(data), data)) return;
+    if (typeof data === "string") {
+      if (this.hooks.onClientText) {
+        const verdict = this.hooks.onClientText(this, sniffEventType(data), data);
+        if (verdict === false) return;
+        if (typeof verdict === "string") data = verdict;
+      }
+    } else if (this.hooks.onClientBinary && !this.hooks.onClientBinary(this, data)) {
+      return;
     }
     if (this.phase === "open" && this.pending.length === 0) {
       this.forwardToUpstream(data);
@@ -196,7 +215,8 @@ export class RelaySession {
         user: this.identity.userId,
         queued: this.pending.length,
         queuedBytes: this.pendingBytes,
-        limit: `UPSTREAM_QUEUE_MAX_MESSAGES=${upstreamQueueMaxMessages}, UPSTREAM_QUEUE_MAX_BYTES=${upstreamQueueMaxBytes}`,
+        limit:
+          `UPSTREAM_QUEUE_MAX_MESSAGES=${upstreamQueueMaxMessages}, UPSTREAM_QUEUE_MAX_BYTES=${upstreamQueueMaxBytes}`,
       });
       this.pending.length = 0;
       this.pendingBytes = 0;
@@ -214,7 +234,9 @@ export class RelaySession {
   private forwardToUpstream(data: FrameData): void {
     const upstream = this.upstream!;
     if (upstream.bufferedAmount > this.services.config.limits.clientBufferHardLimitBytes) {
-      this.sendToClient(relayErrorEvent("upstream_backlog", "The connection to the OpenAI Realtime API is not keeping up."));
+      this.sendToClient(
+        relayErrorEvent("upstream_backlog", "The connection to the OpenAI Realtime API is not keeping up."),
+      );
       this.close(CloseCode.tryAgainLater, "Upstream not keeping up");
       return;
     }
@@ -228,7 +250,9 @@ export class RelaySession {
   }
 
   private onClientClose(code: number, reason: string): void {
-    if (this.upstream && this.phase === "open") this.upstream.close(CloseCode.normal, "Client closed the session");
+    if (this.upstream && this.phase === "open") {
+      this.upstream.close(CloseCode.normal, "Client closed the session");
+    }
     const final = this.relayClose ?? { code, reason };
     this.end(final.code, final.reason);
   }
@@ -245,7 +269,11 @@ export class RelaySession {
     this.upstreamOpenedAt = now;
     const dialMs = now - this.startedAt;
     this.services.metrics.upstreamDialSeconds.observe(dialMs / 1000);
-    this.services.log.info("upstream_open", { session: this.identity.sessionId, dialMs, model: this.identity.model });
+    this.services.log.info("upstream_open", {
+      session: this.identity.sessionId,
+      dialMs,
+      model: this.identity.model,
+    });
     this.hooks.onUpstreamOpen?.(this);
     // Delivered in arrival order; the client's later frames queue behind these until the loop ends.
     for (let i = 0; i < this.pending.length && !this.relayClose; i++) this.forwardToUpstream(this.pending[i]);
@@ -322,7 +350,8 @@ export class RelaySession {
     }
     if (this.phase === "closed" || this.relayClose) return;
     const clientCode = clientCodeForUpstreamClose(code);
-    const detail = this.lastUpstreamErrorCode ?? (reason || (code === 1006 ? "connection lost" : `code ${code}`));
+    const detail = this.lastUpstreamErrorCode ??
+      (reason || (code === 1006 ? "connection lost" : `code ${code}`));
     this.services.log.info("upstream_closed", { session: this.identity.sessionId, code, reason: detail });
     this.close(clientCode, `Upstream closed: ${detail}`);
   }

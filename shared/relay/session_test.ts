@@ -56,7 +56,16 @@ function harness(env: Record<string, string> = {}) {
   const metrics = createRelayMetrics(() => 0);
   const log = createLogger({ level: "debug", secrets: [], write: (l) => logLines.push(l) });
   const session = new RelaySession(
-    { sessionId: "s1", userId: "u1", carrier: "subprotocol", model: "gpt-realtime", clientAddress: undefined },
+    {
+      sessionId: "s1",
+      userId: "u1",
+      carrier: "subprotocol",
+      model: "gpt-realtime",
+      clientAddress: undefined,
+      agentId: null,
+      conversationId: "c1",
+      voice: "alloy",
+    },
     { url: "ws://upstream/v1/realtime?model=gpt-realtime", protocols: [], headers: {} },
     { config, adapter, log, metrics },
   );
@@ -68,17 +77,30 @@ function harness(env: Record<string, string> = {}) {
     upstreamHandlers!.onOpen(upstream, "");
     return upstream;
   };
-  return { session, client, openUpstream, upstreamHandlers: () => upstreamHandlers!, dialed: () => dialed, metrics, logLines };
+  return {
+    session,
+    client,
+    openUpstream,
+    upstreamHandlers: () => upstreamHandlers!,
+    dialed: () => dialed,
+    metrics,
+    logLines,
+  };
 }
 
 Deno.test("frames sent before the upstream opens are delivered in order once it opens", async () => {
   const h = harness();
-  for (let i = 0; i < 50; i++) h.session.clientHandlers.onMessage(`{"type":"input_audio_buffer.append","event_id":"e${i}"}`);
+  for (let i = 0; i < 50; i++) {
+    h.session.clientHandlers.onMessage(`{"type":"input_audio_buffer.append","event_id":"e${i}"}`);
+  }
   h.session.clientHandlers.onMessage(new Uint8Array([9, 9]));
   const upstream = h.openUpstream();
   h.session.clientHandlers.onMessage('{"type":"response.create","event_id":"late"}');
   assert.equal(upstream.sent.length, 52);
-  assert.deepEqual(upstream.sent.slice(0, 50).map((d) => JSON.parse(d as string).event_id), Array.from({ length: 50 }, (_, i) => `e${i}`));
+  assert.deepEqual(
+    upstream.sent.slice(0, 50).map((d) => JSON.parse(d as string).event_id),
+    Array.from({ length: 50 }, (_, i) => `e${i}`),
+  );
   assert.deepEqual(upstream.sent[50], new Uint8Array([9, 9]));
   assert.equal(JSON.parse(upstream.sent[51] as string).event_id, "late");
   h.session.close(1000, "done");
@@ -87,7 +109,9 @@ Deno.test("frames sent before the upstream opens are delivered in order once it 
 
 Deno.test("a full pre-open queue ends the session with an error event and 1013, counted as drops", async () => {
   const h = harness({ UPSTREAM_QUEUE_MAX_MESSAGES: "10" });
-  for (let i = 0; i < 11; i++) h.session.clientHandlers.onMessage(`{"type":"input_audio_buffer.append","event_id":"e${i}"}`);
+  for (let i = 0; i < 11; i++) {
+    h.session.clientHandlers.onMessage(`{"type":"input_audio_buffer.append","event_id":"e${i}"}`);
+  }
   const errors = h.client.sentEvents().filter((e) => e.type === "error");
   assert.equal(errors[0].error.code, "relay_queue_full");
   assert.equal(h.client.closedWith?.code, 1013);
@@ -115,7 +139,11 @@ Deno.test("a slow client loses assistant audio past the soft bound and is closed
   upstream.onMessage(transcript);
   assert.equal(h.client.closedWith?.code, 1008);
   assert.equal(h.metrics.queueDrops.get({ reason: "slow_client" }), 2);
-  assert.ok(h.logLines.some((l) => l.includes("client_too_slow") && l.includes("CLIENT_BUFFER_HARD_LIMIT_BYTES=5000")));
+  assert.ok(
+    h.logLines.some((l) =>
+      l.includes("client_too_slow") && l.includes("CLIENT_BUFFER_HARD_LIMIT_BYTES=5000")
+    ),
+  );
   await h.session.finished;
 });
 
@@ -174,7 +202,9 @@ Deno.test("a dial that fails sends an error event and closes 1011", async () => 
 Deno.test("an upstream close reaches the client with a code and a reason naming the upstream error", async () => {
   const h = harness();
   h.openUpstream();
-  h.upstreamHandlers().onMessage('{"type":"error","error":{"type":"invalid_request_error","code":"session_expired"}}');
+  h.upstreamHandlers().onMessage(
+    '{"type":"error","error":{"type":"invalid_request_error","code":"session_expired"}}',
+  );
   h.upstreamHandlers().onClose(1001, "");
   await new Promise((r) => setTimeout(r, 0));
   assert.equal(h.client.closedWith?.code, 1001);

@@ -12,7 +12,9 @@ export type UpstreamAuthForm = "header" | "subprotocol";
 
 /** The model for a session: the client's `?model=` when allowed, else the configured default. */
 export function chooseModel(config: RelayConfig, requested: string | null | undefined): string {
-  return requested && config.openai.allowedModels.includes(requested) ? requested : config.openai.defaultModel;
+  return requested && config.openai.allowedModels.includes(requested)
+    ? requested
+    : config.openai.defaultModel;
 }
 
 /** Builds the upstream dial for `model` with the server's `apiKey`. */

@@ -15,7 +15,11 @@ function isSendableCloseCode(code: number): boolean {
  * Wires `handlers` to a standard WebSocket and returns the {@link RelaySocket} view of it.
  * `onOpen` fires when the socket opens (immediately when it is already open).
  */
-export function wrapWebSocket(ws: WebSocket, handlers: SocketHandlers, opts: { serverSide: boolean }): RelaySocket {
+export function wrapWebSocket(
+  ws: WebSocket,
+  handlers: SocketHandlers,
+  opts: { serverSide: boolean },
+): RelaySocket {
   ws.binaryType = "arraybuffer";
   let closed = false;
   const socket: RelaySocket = {

@@ -103,6 +103,42 @@ export interface RecentMessage {
   createdAt: string;
 }
 
+/** Input of {@link ConversationStore.acquireSessionLease}. */
+export interface SessionLeaseRequest {
+  /** The relay's session id (a UUID): the same id as the session's `voice_sessions` row. */
+  sessionId: string;
+  userId: string;
+  /** The relay instance holding the session (stored for operators). */
+  instanceId: string;
+  /** The user's limit of concurrent sessions (`MAX_SESSIONS_PER_USER`); an integer, at least 1. */
+  maxSessions: number;
+  /** Seconds (1..86400) the lease lives unless renewed, measured on the database's clock. */
+  ttlSeconds: number;
+}
+
+/** Outcome of {@link ConversationStore.acquireSessionLease}. */
+export interface SessionLeaseResult {
+  /** True when the session holds a lease now; false when the user is at the limit. */
+  acquired: boolean;
+  /** The user's live leases across every instance afterwards (this one included when acquired). */
+  active: number;
+}
+
+/** A user's own daily limits (`relay_user_limits`); null means the relay's configured default applies. */
+export interface UserLimits {
+  dailySeconds: number | null;
+  dailyUsd: number | null;
+}
+
+/** Outcome of {@link ConversationStore.usageSince}. */
+export interface UserUsage {
+  /** Voice seconds since the given time, over ended and still-open sessions. */
+  seconds: number;
+  /** Realtime cost in USD since the given time (open sessions: what they last reported). */
+  costUsd: number;
+  limits: UserLimits;
+}
+
 /** The relay's storage. Writes are idempotent; see the module doc. */
 export interface ConversationStore {
   /** The agent when it exists and `userId` may use it (owner, or the agent is public); else null. */
@@ -128,6 +164,35 @@ export interface ConversationStore {
   recordSessionEnd(row: SessionEndRow): Promise<void>;
   /** Up to `limit` messages of a conversation, newest first; seeds a resumed session. */
   recentMessages(conversationId: string, limit: number): Promise<RecentMessage[]>;
+  /**
+   * Takes one of the user's `maxSessions` concurrent-session slots for `sessionId`, atomically across
+   * every relay instance (`relay_acquire_session_lease`). Refused (`acquired: false`) when the user
+   * already holds `maxSessions` live leases. The user's expired leases (a crashed instance's) are
+   * reclaimed first, and the `voice_sessions` rows they left open are closed at the lease's expiry.
+   * Calling it again for a session that holds a live lease renews it (not counted twice). Rejects with
+   * a permanent StorageError for ids that are not UUIDs, bad limits, or a session id leased to
+   * another user.
+   */
+  acquireSessionLease(input: SessionLeaseRequest): Promise<SessionLeaseResult>;
+  /**
+   * Extends the session's lease to now + `ttlSeconds` (database time). False when the lease is gone
+   * (released, or expired and reclaimed): the session holds no slot any more and must acquire again.
+   * With `progress.costUsd` (the session's cost so far), also records it on the session's open
+   * `voice_sessions` row, so {@link usageSince} sees what running sessions have spent.
+   */
+  renewSessionLease(sessionId: string, ttlSeconds: number, progress?: { costUsd?: number }): Promise<boolean>;
+  /**
+   * Frees the session's lease; idempotent. Also sweeps a bounded number of expired leases of any user
+   * (closing the `voice_sessions` rows they left open).
+   */
+  releaseSessionLease(sessionId: string): Promise<void>;
+  /**
+   * What the user spent since `since` (an ISO time, e.g. the start of the day) and the user's own
+   * limits. Each session counts for its part after `since` (seconds; cost pro rata). Open sessions
+   * count until now, but never past their lease's expiry, and at most 60 minutes when they have no
+   * lease. An id that is not a UUID is an unknown user: zeros and no limits.
+   */
+  usageSince(userId: string, since: string): Promise<UserUsage>;
   /** A Vault secret by name (through `public.relay_get_secret`), or null when there is none. */
   readSecret(name: string): Promise<string | null>;
   /** Releases connections; the store is unusable afterwards. */

@@ -4,13 +4,23 @@
  *
  * The same statements as the SQL adapters, as PostgREST requests: idempotent inserts are upserts with
  * `on_conflict` + `Prefer: resolution=ignore-duplicates` (INSERT ... ON CONFLICT DO NOTHING), the
- * secret comes from the `relay_get_secret` RPC. The service role bypasses row-level security, so reads
+ * secret comes from the `relay_get_secret` RPC, and the per-user limits (session leases, usage) are
+ * RPCs of the same SQL functions the SQL adapters call. The service role bypasses row-level security, so reads
  * filter by user explicitly.
  *
  * @module
  */
 import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 import { isTransientSqlState, StorageError } from "./errors.ts";
+import {
+  leaseFromJson,
+  noUsage,
+  requireCost,
+  requireLeaseRequest,
+  requireLeaseTtl,
+  sinceIso,
+  usageFromJson,
+} from "./limit_rows.ts";
 import { AGENT_COLUMNS, agentFromRow, type AgentRow, toIso } from "./rows.ts";
 import type {
   AgentRecord,
@@ -18,8 +28,11 @@ import type {
   NewConversation,
   RecentMessage,
   SessionEndRow,
+  SessionLeaseRequest,
+  SessionLeaseResult,
   SessionStartRow,
   StoredMessage,
+  UserUsage,
 } from "./store.ts";
 import { isUuid, requireUuid } from "./uuid.ts";
 
@@ -214,6 +227,54 @@ export class SupabaseConversationStore implements ConversationStore {
       await this.client.rpc("relay_get_secret", { secret_name: name }),
     );
     return typeof value === "string" ? value : null;
+  }
+
+  async acquireSessionLease(input: SessionLeaseRequest): Promise<SessionLeaseResult> {
+    requireLeaseRequest(input);
+    const value = this.check(
+      "acquireSessionLease",
+      await this.client.rpc("relay_acquire_session_lease", {
+        p_session_id: input.sessionId,
+        p_user_id: input.userId,
+        p_instance_id: input.instanceId,
+        p_max_sessions: input.maxSessions,
+        p_ttl_seconds: input.ttlSeconds,
+      }),
+    );
+    return leaseFromJson(value);
+  }
+
+  async renewSessionLease(
+    sessionId: string,
+    ttlSeconds: number,
+    progress: { costUsd?: number } = {},
+  ): Promise<boolean> {
+    requireLeaseTtl(ttlSeconds);
+    if (progress.costUsd !== undefined) requireCost(progress.costUsd);
+    if (!isUuid(sessionId)) return false;
+    // p_cost_usd has a default in SQL: left out when there is nothing to report.
+    const args: Record<string, unknown> = { p_session_id: sessionId, p_ttl_seconds: ttlSeconds };
+    if (progress.costUsd !== undefined) args.p_cost_usd = Number(progress.costUsd.toFixed(6));
+    const value = this.check("renewSessionLease", await this.client.rpc("relay_renew_session_lease", args));
+    return value === true;
+  }
+
+  async releaseSessionLease(sessionId: string): Promise<void> {
+    if (!isUuid(sessionId)) return;
+    this.check(
+      "releaseSessionLease",
+      await this.client.rpc("relay_release_session_lease", { p_session_id: sessionId }),
+    );
+  }
+
+  async usageSince(userId: string, since: string): Promise<UserUsage> {
+    const sinceAt = sinceIso(since);
+    if (!isUuid(userId)) return noUsage();
+    const value = this.check(
+      "usageSince",
+      await this.client.rpc("relay_user_usage_since", { p_user_id: userId, p_since: sinceAt }),
+    );
+    return usageFromJson(value);
   }
 
   close(): Promise<void> {

@@ -68,6 +68,28 @@ Deno.test("supabase store: the store contract, through a PostgREST stand-in on a
       assert.deepEqual(Object.keys(secret.body as object), ["secret_name"]);
     });
 
+    await t.step("requests: leases and usage are RPCs with named arguments", () => {
+      const acquire = only(standin.requests, (r) => r.path === "rpc/relay_acquire_session_lease");
+      assert.equal(acquire.method, "POST");
+      assert.deepEqual(Object.keys(acquire.body as object).sort(), [
+        "p_instance_id",
+        "p_max_sessions",
+        "p_session_id",
+        "p_ttl_seconds",
+        "p_user_id",
+      ]);
+      const renewals = standin.requests.filter((r) => r.path === "rpc/relay_renew_session_lease");
+      // Without a cost the defaulted argument is left out, as PostgREST allows; with one it is a number.
+      assert.equal(renewals.some((r) => !("p_cost_usd" in (r.body as object))), true);
+      const withCost = renewals.find((r) => "p_cost_usd" in (r.body as object));
+      assert.equal(typeof (withCost?.body as Record<string, unknown>).p_cost_usd, "number");
+      const release = only(standin.requests, (r) => r.path === "rpc/relay_release_session_lease");
+      assert.deepEqual(Object.keys(release.body as object), ["p_session_id"]);
+      const usage = only(standin.requests, (r) => r.path === "rpc/relay_user_usage_since");
+      assert.deepEqual(Object.keys(usage.body as object).sort(), ["p_since", "p_user_id"]);
+      assert.match(String((usage.body as Record<string, unknown>).p_since), /^\d{4}-\d\d-\d\dT.*Z$/);
+    });
+
     await t.step("a wrong key is a permanent error", async () => {
       const wrong = createSupabaseStore({ url, serviceRoleKey: "not-the-key" });
       await assert.rejects(

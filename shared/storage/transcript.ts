@@ -113,6 +113,11 @@ export class TranscriptRecorder {
     this.clock = new MonotonicClock(ctx.now);
   }
 
+  /** True for the event types {@link observe} uses; lets a caller skip parsing all the others. */
+  static wants(type: string | undefined): boolean {
+    return type !== undefined && interestingTypes.has(type);
+  }
+
   /** Reads one parsed upstream event; returns the writes it completes (often none). */
   observe(event: { type: string } & Record<string, unknown>): TranscriptWrite[] {
     const type = event.type;

@@ -2,6 +2,7 @@
  * The relay as a Supabase Edge Function: `supabase functions deploy realtime-voice`.
  * Public URL `wss://<ref>.supabase.co/functions/v1/realtime-voice`; inside the function the path is
  * `/realtime-voice/...`. `verify_jwt = false` in config.toml: the relay checks the user's JWT itself.
+ * Storage is supabase-js with the service-role key the platform provides.
  *
  * @module
  */
@@ -9,15 +10,38 @@ import { createRelayApp } from "../../../shared/app.ts";
 import { createJwtVerifier } from "../../../shared/auth/jwt.ts";
 import { ConfigError, loadConfig, secretValues } from "../../../shared/config.ts";
 import { createLogger } from "../../../shared/observability/log.ts";
+import { SessionPersistence } from "../../../shared/storage/session_persistence.ts";
+import { createSupabaseStore } from "../../../shared/storage/supabase_store.ts";
+import { WriteQueue } from "../../../shared/storage/write_queue.ts";
 import { createEdgeAdapter } from "./adapter.ts";
 
-function start(): void {
-  const config = loadConfig(Deno.env.toObject());
-  if (!config.auth.supabaseUrl && !config.auth.jwtSecret) {
-    throw new ConfigError("SUPABASE_URL", "is not set (the platform sets it; set SUPABASE_JWT_SECRET when running elsewhere)");
+async function start(): Promise<void> {
+  let config = loadConfig(Deno.env.toObject());
+  if (!config.auth.supabaseUrl) {
+    throw new ConfigError(
+      "SUPABASE_URL",
+      "is not set (the platform sets it; set it when running the function elsewhere)",
+    );
   }
+  if (!config.supabaseServiceRoleKey) {
+    throw new ConfigError(
+      "SUPABASE_SERVICE_ROLE_KEY",
+      "is not set (the platform sets it): transcripts need it",
+    );
+  }
+  const store = createSupabaseStore({
+    url: config.auth.supabaseUrl,
+    serviceRoleKey: config.supabaseServiceRoleKey,
+  });
   if (!config.openai.apiKey) {
-    throw new ConfigError("OPENAI_API_KEY", "is not set: run `supabase secrets set OPENAI_API_KEY=...`");
+    const fromVault = await store.readSecret(config.storage.openaiKeySecretName);
+    if (!fromVault) {
+      throw new ConfigError(
+        "OPENAI_API_KEY",
+        `is not set and Vault has no secret '${config.storage.openaiKeySecretName}': run \`supabase secrets set OPENAI_API_KEY=...\``,
+      );
+    }
+    config = { ...config, openai: { ...config.openai, apiKey: fromVault } };
   }
   const adapter = createEdgeAdapter();
   const log = createLogger({
@@ -31,13 +55,44 @@ function start(): void {
     anonKey: config.auth.anonKey,
     issuer: config.auth.issuer,
   });
-  const { app } = createRelayApp({ config, adapter, log, verifyToken, basePath: "/realtime-voice" });
+  const queue = new WriteQueue({
+    maxPending: config.storage.maxPendingWrites,
+    onDrop: (info) =>
+      log.error("storage_queue_full", { limit: `STORAGE_MAX_PENDING_WRITES=${info.maxPending}` }),
+  });
+  const persistence = new SessionPersistence({
+    store,
+    queue,
+    log,
+    adapter,
+    prices: config.prices,
+    flushAfterSessionMs: 30_000,
+    limits: {
+      maxSessionsPerUser: config.guard.maxSessionsPerUser,
+      leaseSeconds: config.guard.sessionLeaseSeconds,
+      dailySeconds: config.guard.dailySecondsPerUser,
+      dailyUsd: config.guard.dailyUsdPerUser,
+      instanceId: config.instanceId,
+    },
+  });
+  const { app } = createRelayApp({
+    config,
+    adapter,
+    log,
+    verifyToken,
+    persistence,
+    basePath: "/realtime-voice",
+  });
   // The hosted platform ignores the port; `PORT` only matters when the function runs as a local process.
-  Deno.serve({ port: config.port, hostname: config.host, onListen: ({ port }) => log.info("listening", { port }) }, app.fetch);
+  Deno.serve({
+    port: config.port,
+    hostname: config.host,
+    onListen: ({ port }) => log.info("listening", { port }),
+  }, app.fetch);
 }
 
 try {
-  start();
+  await start();
 } catch (error) {
   if (error instanceof ConfigError) {
     console.error(error.message);
