@@ -16,6 +16,14 @@ export interface PlayedItem {
   receivedMs: number;
 }
 
+/**
+ * The `audio_end_ms` of a barge-in's `conversation.item.truncate`: whole milliseconds heard, never more
+ * than were received (the API refuses that with `invalid_value`), never negative.
+ */
+export function truncationPoint(item: PlayedItem): number {
+  return Math.max(0, Math.min(Math.floor(item.playedMs), Math.floor(item.receivedMs)));
+}
+
 interface Segment {
   start: number;
   duration: number;

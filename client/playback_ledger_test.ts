@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { PlaybackLedger } from "./playback_ledger.ts";
+import { PlaybackLedger, truncationPoint } from "./playback_ledger.ts";
 
 Deno.test("chunks are scheduled back to back after a lead, so playback is gapless", () => {
   const ledger = new PlaybackLedger(0.05);
@@ -63,4 +63,12 @@ Deno.test("finished chunks are folded into totals, keeping memory bounded over l
   assert.ok(internal.get("item_long")!.segments.length <= 2);
   for (let i = 0; i < 40; i++) ledger.schedule(`item_${i}`, 0.1, 3000 + i);
   assert.ok(internal.size <= 16);
+});
+
+Deno.test("the truncation point is what was heard, clamped to what was received, in whole ms", () => {
+  assert.equal(truncationPoint({ itemId: "i", playedMs: 1234.9, receivedMs: 4400 }), 1234);
+  // The clock can run past the last chunk (or the output timestamp can lead it): never ask for more.
+  assert.equal(truncationPoint({ itemId: "i", playedMs: 4412.5, receivedMs: 4400 }), 4400);
+  assert.equal(truncationPoint({ itemId: "i", playedMs: 500, receivedMs: 299.9 }), 299);
+  assert.equal(truncationPoint({ itemId: "i", playedMs: -3, receivedMs: 100 }), 0);
 });

@@ -29,6 +29,7 @@ import { resolveVoiceEndpoint, type VoiceEndpoint } from "./endpoint.ts";
 import type { MicChunk } from "./mic_worklet.ts";
 import { describeMicrophoneError, Microphone, type MicrophoneOptions } from "./microphone.ts";
 import { base64ToBytes, bytesToBase64, pcm16DurationMs } from "./pcm.ts";
+import { truncationPoint } from "./playback_ledger.ts";
 import { AudioPlayer } from "./player.ts";
 import {
   defaultReconnectPolicy,
@@ -493,7 +494,7 @@ export class VoiceClient {
    */
   private bargeIn(): void {
     for (const cut of this.player!.stop()) {
-      const audioEndMs = Math.max(0, Math.min(Math.floor(cut.playedMs), Math.floor(cut.receivedMs)));
+      const audioEndMs = truncationPoint(cut);
       this.remember(this.interruptedItems, cut.itemId);
       this.send({
         type: "conversation.item.truncate",

@@ -137,6 +137,8 @@ export async function bootstrapRelay(
       dailySeconds: config.guard.dailySecondsPerUser,
       dailyUsd: config.guard.dailyUsdPerUser,
       instanceId: config.instanceId,
+      resumeTokenBudget: config.guard.resumeTokenBudget,
+      resumeMaxMessages: config.guard.resumeMaxMessages,
     },
     })
     : undefined;

@@ -38,6 +38,7 @@ async function main(): Promise<void> {
   installShutdown({
     relay,
     log,
+    drainSeconds: config.guard.drainSeconds,
     stopServer: () => server.shutdown(),
     stopEmbedded,
     closeStorage,

@@ -50,6 +50,7 @@ async function main(): Promise<void> {
   installShutdown({
     relay,
     log,
+    drainSeconds: config.guard.drainSeconds,
     stopServer: () => new Promise<void>((done) => server.close(() => done())),
     stopEmbedded,
     closeStorage,

@@ -146,6 +146,7 @@ Deno.test({
     const simServer = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, simulator.app.fetch);
     for (const kind of ["deno", "node"] as const) {
       const relay = await startRelayProcess(kind, {
+        DRAIN_SECONDS: "1",
         OPENAI_API_KEY: openaiKey,
         OPENAI_REALTIME_URL: `ws://127.0.0.1:${simServer.addr.port}/v1/realtime`,
         SUPABASE_JWT_SECRET: jwtSecret,

@@ -16,6 +16,7 @@ import { createRelayMetrics, type RelayMetrics } from "./observability/relay_met
 import { relayErrorEvent, relayEventId, relayNotice } from "./protocol/relay_events.ts";
 import { isRealtimeVoice, resolveSessionSettings, sessionUpdateEvent } from "./relay/agent_session.ts";
 import { combineHooks } from "./relay/hooks.ts";
+import { historyItemEvents } from "./relay/resume.ts";
 import { AttemptLimiter, originAllowed } from "./guard/attempt_limiter.ts";
 import { createClientGuard } from "./guard/client_guard.ts";
 import {
@@ -70,7 +71,9 @@ export function createRelayApp(options: RelayAppOptions): RelayApp {
   const attemptsPerIp = new AttemptLimiter(config.guard.connectAttemptsPerMinutePerIp, adapter.now);
   const attemptsPerUser = new AttemptLimiter(config.guard.connectAttemptsPerMinutePerUser, adapter.now);
   // Below the edge platform's wall clock (150 s on the free plan), below OpenAI's 60 minutes elsewhere.
-  const maxSessionSeconds = config.guard.maxSessionSeconds || (adapter.runtime === "supabase-edge" ? 140 : 3540);
+  const onEdge = adapter.runtime === "supabase-edge";
+  const maxSessionSeconds = config.guard.maxSessionSeconds ||
+    (onEdge ? Math.max(10, config.guard.edgeWallClockSeconds - 10) : 3540);
   const startedAt = adapter.now();
   // strict: false so `/realtime-voice/` and `/realtime-voice` (and `/v1/realtime/`) both match.
   const app = options.basePath
@@ -177,6 +180,7 @@ export function createRelayApp(options: RelayAppOptions): RelayApp {
           conversationId: crypto.randomUUID(),
           conversationCreated: true,
           quota: { seconds: null, usd: null },
+          history: [],
         };
       if (!admission.ok) {
         log.warn("connect_refused", {
@@ -215,6 +219,7 @@ export function createRelayApp(options: RelayAppOptions): RelayApp {
           session.sendToClient(relayNotice("conversation", {
             conversation_id: identity.conversationId,
             created: admission.conversationCreated,
+            resumed_turns: admission.history.length,
             session_id: identity.sessionId,
             agent_id: identity.agentId,
           }));
@@ -228,6 +233,7 @@ export function createRelayApp(options: RelayAppOptions): RelayApp {
         },
         onUpstreamOpen(session) {
           session.sendToUpstream(sessionUpdateEvent(settings, relayEventId()));
+          for (const item of historyItemEvents(admission.history, "relay_resume")) session.sendToUpstream(item);
         },
       };
       const session = new RelaySession(
@@ -250,6 +256,7 @@ export function createRelayApp(options: RelayAppOptions): RelayApp {
               maxAudioRate: config.guard.maxAudioRate,
               maxSessionSeconds,
               sessionWarningSeconds: config.guard.sessionWarningSeconds,
+              endingReason: onEdge ? "edge_wall_clock" : "max_session_seconds",
             },
             clientOverrides: admission.agent?.clientOverrides ?? {},
             log,

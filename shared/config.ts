@@ -65,6 +65,10 @@ export const envSchema = z.object({
   MAX_AUDIO_RATE: z.coerce.number().positive().default(2),
   MAX_SESSION_SECONDS: nonNegativeInt(0),
   SESSION_WARNING_SECONDS: positiveInt(15),
+  EDGE_WALL_CLOCK_SECONDS: positiveInt(150),
+  DRAIN_SECONDS: nonNegativeInt(30),
+  RESUME_TOKEN_BUDGET: nonNegativeInt(4000),
+  RESUME_MAX_MESSAGES: positiveInt(100),
   MAX_SESSIONS_PER_USER: positiveInt(5),
   SESSION_LEASE_SECONDS: positiveInt(60),
   DAILY_SECONDS_PER_USER: nonNegativeInt(0),
@@ -135,6 +139,13 @@ export interface RelayConfig {
     /** 0: the runtime's default (below the edge wall clock on Supabase, below OpenAI's 60 minutes elsewhere). */
     maxSessionSeconds: number;
     sessionWarningSeconds: number;
+    /** The edge platform's wall clock per invocation (150 s free, 400 s paid). */
+    edgeWallClockSeconds: number;
+    /** How long a SIGTERM'd server waits for sessions to move elsewhere before closing them (1012). */
+    drainSeconds: number;
+    /** Tokens (about 4 characters each) of earlier turns seeded into a resumed session. */
+    resumeTokenBudget: number;
+    resumeMaxMessages: number;
     maxSessionsPerUser: number;
     sessionLeaseSeconds: number;
     /** 0: no daily limit (a user's own row in relay_user_limits still applies). */
@@ -219,6 +230,10 @@ export function loadConfig(env: Record<string, string | undefined>): RelayConfig
       maxAudioRate: e.MAX_AUDIO_RATE,
       maxSessionSeconds: e.MAX_SESSION_SECONDS,
       sessionWarningSeconds: e.SESSION_WARNING_SECONDS,
+      edgeWallClockSeconds: e.EDGE_WALL_CLOCK_SECONDS,
+      drainSeconds: e.DRAIN_SECONDS,
+      resumeTokenBudget: e.RESUME_TOKEN_BUDGET,
+      resumeMaxMessages: e.RESUME_MAX_MESSAGES,
       maxSessionsPerUser: e.MAX_SESSIONS_PER_USER,
       sessionLeaseSeconds: e.SESSION_LEASE_SECONDS,
       dailySecondsPerUser: e.DAILY_SECONDS_PER_USER,

@@ -123,6 +123,6 @@ export function parseBenchArgs(args: string[]): BenchOptions {
     warmupMs: quick ? 300 : 1000,
     graceMs: quick ? 1000 : 2000,
     relayEnv,
-    retries: positive("retries", values.retries, quick ? 0 : 4, true),
+    retries: positive("retries", values.retries, quick ? 0 : 6, true),
   };
 }

@@ -32,7 +32,7 @@ const loadCoreSaturation = 0.9;
 /** Busy share on a pinned core, not the bench's own, above which a run is measured again. */
 const interferenceLimit = disturbedShare;
 /** The capacity search takes no new step after this long from the bench's start (default run ≤ ~6 min). */
-const searchBudgetMs = 300_000;
+const searchBudgetMs = 270_000;
 
 /** Re-runs left for the whole bench (each run may take up to two). */
 interface RetryBudget {

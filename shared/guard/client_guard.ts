@@ -21,8 +21,10 @@ export interface ClientLimits {
   maxAudioRate: number;
   /** Session length cap in seconds; 0 disables. */
   maxSessionSeconds: number;
-  /** Seconds before the cap at which the client is warned. */
+  /** Seconds before the cap at which the client is warned (and the session ends at the next pause). */
   sessionWarningSeconds: number;
+  /** The `reason` of the warning: `edge_wall_clock` on the edge (move to the VPS endpoint), else `max_session_seconds`. */
+  endingReason: "edge_wall_clock" | "max_session_seconds";
 }
 
 /** Counts of refused frames by reason, for `/metrics`. */
@@ -90,22 +92,26 @@ export function createClientGuard(options: ClientGuardOptions): SessionHooks {
   return {
     onClientOpen(session) {
       if (limits.maxSessionSeconds <= 0) return;
-      const warnAt = Math.max(0, limits.maxSessionSeconds - limits.sessionWarningSeconds);
-      timers.push(setTimeout(() => {
-        session.sendToClient(relayNotice("session_ending", {
-          reason: "max_session_seconds",
-          seconds_left: Math.min(limits.sessionWarningSeconds, limits.maxSessionSeconds),
-          retry: true,
-        }));
-      }, warnAt * 1000));
-      timers.push(setTimeout(() => {
+      const end = (why: string) => {
         options.log.info("session_time_limit", {
           session: session.identity.sessionId,
           user: session.identity.userId,
           limit: `MAX_SESSION_SECONDS=${limits.maxSessionSeconds}`,
+          when: why,
         });
         session.close(1000, `Session time limit reached (${limits.maxSessionSeconds} s)`);
-      }, limits.maxSessionSeconds * 1000));
+      };
+      const warnAt = Math.max(0, limits.maxSessionSeconds - limits.sessionWarningSeconds);
+      timers.push(setTimeout(() => {
+        session.sendToClient(relayNotice("session_ending", {
+          reason: limits.endingReason,
+          seconds_left: Math.min(limits.sessionWarningSeconds, limits.maxSessionSeconds),
+          retry: true,
+        }));
+        // Ends at the next pause between turns within the warning window, at the latest at the cap.
+        session.atNextPause(() => end("between_turns"));
+      }, warnAt * 1000));
+      timers.push(setTimeout(() => end("at_cap"), limits.maxSessionSeconds * 1000));
     },
     onEnd() {
       for (const timer of timers) clearTimeout(timer);

@@ -96,6 +96,9 @@ export class RelaySession {
   private relayClose: { code: number; reason: string } | undefined;
   private dialTimer: ReturnType<typeof setTimeout> | undefined;
   private slowClientLogged = false;
+  private responseActive = false;
+  private userSpeaking = false;
+  private pauseWaiters: Array<() => void> = [];
   private resolveFinished!: (end: SessionEnd) => void;
 
   /** Handlers to hand to the runtime's upgrade of the client socket. */
@@ -328,7 +331,43 @@ export class RelaySession {
     traffic.bytesToClient += size;
   }
 
+  /** True when neither the user is mid-utterance nor a response is being produced. */
+  get betweenTurns(): boolean {
+    return !this.responseActive && !this.userSpeaking;
+  }
+
+  /**
+   * Runs `action` at the next pause between turns (at once when there is one now), so a planned end
+   * (drain, time limit) does not cut a sentence in half.
+   */
+  atNextPause(action: () => void): void {
+    if (this.phase === "closed") return;
+    if (this.betweenTurns) queueMicrotask(action);
+    else this.pauseWaiters.push(action);
+  }
+
   private inspectUpstreamEvent(type: string | undefined, text: string): void {
+    switch (type) {
+      case "input_audio_buffer.speech_started":
+        this.userSpeaking = true;
+        break;
+      case "input_audio_buffer.speech_stopped":
+      case "input_audio_buffer.committed":
+        this.userSpeaking = false;
+        break;
+      case "response.created":
+        this.responseActive = true;
+        break;
+      case "response.done":
+        this.responseActive = false;
+        break;
+    }
+    if (this.pauseWaiters.length > 0 && this.betweenTurns) {
+      const waiters = this.pauseWaiters;
+      this.pauseWaiters = [];
+      // After this event has been forwarded, so the client has the turn's end before the close.
+      queueMicrotask(() => waiters.forEach((w) => w()));
+    }
     if (type === "error") {
       try {
         const code = (JSON.parse(text) as { error?: { code?: unknown } }).error?.code;

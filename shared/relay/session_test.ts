@@ -221,3 +221,25 @@ Deno.test("close codes map: protocol codes pass, abnormal drops become 1011", ()
   assert.equal(clientCodeForUpstreamClose(4000), 4000);
   assert.equal(clientCodeForUpstreamClose(1013), 1013);
 });
+
+Deno.test("a planned end waits for the pause between turns: after the response, not while the user speaks", async () => {
+  const h = harness();
+  h.openUpstream();
+  const upstream = h.upstreamHandlers();
+  const fired: string[] = [];
+  upstream.onMessage('{"type":"input_audio_buffer.speech_started","item_id":"i1"}');
+  h.session.atNextPause(() => fired.push("pause"));
+  upstream.onMessage('{"type":"input_audio_buffer.committed","item_id":"i1"}');
+  upstream.onMessage('{"type":"response.created","response":{"id":"r1"}}');
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(fired, [], "not while a response is being produced");
+  upstream.onMessage('{"type":"response.done","response":{"id":"r1"}}');
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(fired, ["pause"]);
+  assert.equal(JSON.parse(h.client.sent.at(-1) as string).type, "response.done", "the turn's end reached the client first");
+  h.session.atNextPause(() => fired.push("now"));
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(fired, ["pause", "now"]);
+  h.session.close(1000, "done");
+  await h.session.finished;
+});

@@ -10,7 +10,8 @@ import type { Logger } from "../observability/log.ts";
 import { relayNotice } from "../protocol/relay_events.ts";
 import type { RelaySession, SessionEnd, SessionHooks } from "../relay/session.ts";
 import { StorageError } from "./errors.ts";
-import type { AgentRecord, ConversationStore } from "./store.ts";
+import type { AgentRecord, ConversationStore, RecentMessage } from "./store.ts";
+import { selectHistory } from "../relay/resume.ts";
 import { TranscriptRecorder, type TranscriptWrite, writeTranscript } from "./transcript.ts";
 import { costUsd, type RealtimePrices } from "./usage.ts";
 import { isUuid } from "./uuid.ts";
@@ -24,7 +25,15 @@ export interface QuotaLeft {
 
 /** The outcome of the connect-time checks. */
 export type Admission =
-  | { ok: true; agent: AgentRecord | null; conversationId: string; conversationCreated: boolean; quota: QuotaLeft }
+  | {
+    ok: true;
+    agent: AgentRecord | null;
+    conversationId: string;
+    conversationCreated: boolean;
+    quota: QuotaLeft;
+    /** Earlier turns to seed a resumed conversation with, oldest first. */
+    history: RecentMessage[];
+  }
   | { ok: false; code: number; reason: string };
 
 type Refusal = Extract<Admission, { ok: false }>;
@@ -37,6 +46,9 @@ export interface UserLimitSettings {
   dailySeconds: number;
   dailyUsd: number;
   instanceId: string;
+  /** Resume: tokens of earlier turns to seed, and how many messages to read at most. */
+  resumeTokenBudget: number;
+  resumeMaxMessages: number;
 }
 
 /** What a session's persistence needs to know about it. */
@@ -148,9 +160,13 @@ export class SessionPersistence {
           reason: `Too many concurrent sessions (${limits.maxSessionsPerUser} allowed)`,
         };
       }
-      return conversationId !== undefined
-        ? { ok: true, agent, conversationId, conversationCreated: false, quota }
-        : { ok: true, agent, conversationId: crypto.randomUUID(), conversationCreated: true, quota };
+      if (conversationId === undefined) {
+        return { ok: true, agent, conversationId: crypto.randomUUID(), conversationCreated: true, quota, history: [] };
+      }
+      const history = limits.resumeTokenBudget > 0
+        ? selectHistory(await store.recentMessages(conversationId, limits.resumeMaxMessages), limits.resumeTokenBudget)
+        : [];
+      return { ok: true, agent, conversationId, conversationCreated: false, quota, history };
     } catch (error) {
       return this.storageRefusal(userId, error);
     }

@@ -73,6 +73,8 @@ async function start(): Promise<void> {
       dailySeconds: config.guard.dailySecondsPerUser,
       dailyUsd: config.guard.dailyUsdPerUser,
       instanceId: config.instanceId,
+      resumeTokenBudget: config.guard.resumeTokenBudget,
+      resumeMaxMessages: config.guard.resumeMaxMessages,
     },
   });
   const { app } = createRelayApp({
