@@ -99,6 +99,8 @@ export class RelaySession {
   private responseActive = false;
   private userSpeaking = false;
   private pauseWaiters: Array<() => void> = [];
+  private responseStarted = false;
+  private answerDueTimer: ReturnType<typeof setTimeout> | undefined;
   private resolveFinished!: (end: SessionEnd) => void;
 
   /** Handlers to hand to the runtime's upgrade of the client socket. */
@@ -346,6 +348,14 @@ export class RelaySession {
     else this.pauseWaiters.push(action);
   }
 
+  private firePauseWaiters(): void {
+    if (this.pauseWaiters.length === 0 || !this.betweenTurns || this.phase === "closed") return;
+    const waiters = this.pauseWaiters;
+    this.pauseWaiters = [];
+    // After the current event has been forwarded, so the client has the turn's end before the close.
+    queueMicrotask(() => waiters.forEach((w) => w()));
+  }
+
   private inspectUpstreamEvent(type: string | undefined, text: string): void {
     switch (type) {
       case "input_audio_buffer.speech_started":
@@ -353,21 +363,27 @@ export class RelaySession {
         break;
       case "input_audio_buffer.speech_stopped":
       case "input_audio_buffer.committed":
+        // The answer to a committed utterance is due: the turn is not over until it has been given
+        // (or, when the app creates responses itself, until it evidently will not come).
         this.userSpeaking = false;
+        this.responseActive = true;
+        clearTimeout(this.answerDueTimer);
+        this.answerDueTimer = setTimeout(() => {
+          if (!this.responseStarted) this.responseActive = false;
+          this.firePauseWaiters();
+        }, 2000);
         break;
       case "response.created":
         this.responseActive = true;
+        this.responseStarted = true;
+        clearTimeout(this.answerDueTimer);
         break;
       case "response.done":
         this.responseActive = false;
+        this.responseStarted = false;
         break;
     }
-    if (this.pauseWaiters.length > 0 && this.betweenTurns) {
-      const waiters = this.pauseWaiters;
-      this.pauseWaiters = [];
-      // After this event has been forwarded, so the client has the turn's end before the close.
-      queueMicrotask(() => waiters.forEach((w) => w()));
-    }
+    this.firePauseWaiters();
     if (type === "error") {
       try {
         const code = (JSON.parse(text) as { error?: { code?: unknown } }).error?.code;
@@ -416,6 +432,7 @@ export class RelaySession {
     if (this.phase === "closed") return;
     this.phase = "closed";
     clearTimeout(this.dialTimer);
+    clearTimeout(this.answerDueTimer);
     this.pending.length = 0;
     const end: SessionEnd = {
       clientCode: code,

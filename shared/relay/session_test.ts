@@ -232,10 +232,10 @@ Deno.test("a planned end waits for the pause between turns: after the response, 
   upstream.onMessage('{"type":"input_audio_buffer.committed","item_id":"i1"}');
   upstream.onMessage('{"type":"response.created","response":{"id":"r1"}}');
   await new Promise((r) => setTimeout(r, 0));
-  assert.deepEqual(fired, [], "not while a response is being produced");
+  assert.equal(fired.length, 0, "not while a response is being produced");
   upstream.onMessage('{"type":"response.done","response":{"id":"r1"}}');
   await new Promise((r) => setTimeout(r, 0));
-  assert.deepEqual(fired, ["pause"]);
+  assert.deepEqual([...fired], ["pause"]);
   assert.equal(JSON.parse(h.client.sent.at(-1) as string).type, "response.done", "the turn's end reached the client first");
   h.session.atNextPause(() => fired.push("now"));
   await new Promise((r) => setTimeout(r, 0));
