@@ -2,8 +2,10 @@
 /**
  * The browser client of the voice relay: connects with the user's token (in the subprotocol list,
  * never the URL), streams the microphone as 24 kHz PCM16, plays the assistant gaplessly, handles
- * barge-in (stop at once, truncate to what was heard), reconnects with backoff after abnormal ends,
- * and reports state, transcripts, errors and audio levels as events. No framework needed.
+ * barge-in (stop at once, truncate to what was heard), reconnects with backoff after abnormal ends and
+ * at once when the relay ends a session on purpose (time limits, a drain), keeping the conversation
+ * (`?conversation_id=`), and reports state, transcripts, errors and audio levels as events. No
+ * framework needed.
  *
  * ```ts
  * import { resolveVoiceEndpoint, VoiceClient } from "./client/voice_client.ts";
@@ -24,6 +26,7 @@
  * @module
  */
 import { describeClose, describeServerError } from "./close_reasons.ts";
+import { endpointUrl, nextStepAfterClose, type PlannedEnd, plannedEndOf } from "./continuity.ts";
 import { Emitter } from "./emitter.ts";
 import { resolveVoiceEndpoint, type VoiceEndpoint } from "./endpoint.ts";
 import type { MicChunk } from "./mic_worklet.ts";
@@ -31,12 +34,7 @@ import { describeMicrophoneError, Microphone, type MicrophoneOptions } from "./m
 import { base64ToBytes, bytesToBase64, pcm16DurationMs } from "./pcm.ts";
 import { truncationPoint } from "./playback_ledger.ts";
 import { AudioPlayer } from "./player.ts";
-import {
-  defaultReconnectPolicy,
-  reconnectDelayMs,
-  type ReconnectPolicy,
-  shouldReconnect,
-} from "./reconnect.ts";
+import { defaultReconnectPolicy, type ReconnectPolicy } from "./reconnect.ts";
 import type { Voice } from "./voices.ts";
 
 export { resolveVoiceEndpoint } from "./endpoint.ts";
@@ -49,11 +47,13 @@ export type {
 export { isVoice, type Voice, VOICES } from "./voices.ts";
 export type { MicrophoneOptions } from "./microphone.ts";
 export type { ReconnectPolicy } from "./reconnect.ts";
+export type { PlannedEnd } from "./continuity.ts";
 
 /**
  * `idle` before {@link VoiceClient.connect}; `connecting` until the session is set up; `ready`
  * connected with the microphone off; `listening` connected with the microphone on; `speaking` while
- * the assistant's audio plays; `reconnecting` between attempts after an abnormal end; `closed` for good.
+ * the assistant's audio plays; `reconnecting` between attempts (after an abnormal end, or when the relay
+ * ended the session on purpose); `closed` for good.
  */
 export type VoiceState =
   | "idle"
@@ -121,6 +121,13 @@ export interface ConnectAttempt {
   attempt: number;
   /** How the previous socket ended, on reconnects. */
   lastClose?: { code: number; reason: string };
+  /** What the relay announced before closing the previous socket (`relay.session_ending`, `relay.draining`). */
+  plannedEnd?: PlannedEnd;
+  /**
+   * True once a session was cut by the edge platform's time limit: a returned endpoint of kind `edge`
+   * is then replaced by its `vps` candidate when it has one.
+   */
+  leftEdge: boolean;
 }
 
 /** Options for {@link VoiceClient}. */
@@ -137,7 +144,11 @@ export interface VoiceClientOptions {
    * the session's settings; the API refuses voice changes once the assistant has spoken).
    */
   voice?: Voice;
-  /** Extra query parameters for the relay (`model`, `agent_id`, `conversation_id`), read per attempt. */
+  /**
+   * Extra query parameters for the relay (`model`, `agent_id`, `conversation_id`), read per attempt. Pass
+   * `conversation_id` to continue an earlier conversation (e.g. after a page reload); reconnects carry the
+   * relay's id for the conversation by themselves.
+   */
   query?: Record<string, string | undefined> | (() => Record<string, string | undefined>);
   /** Reconnect tuning, or `false` to never reconnect. */
   reconnect?: Partial<ReconnectPolicy> | false;
@@ -178,6 +189,14 @@ export class VoiceClient {
   private microphoneWanted = false;
   private attempt = 0;
   private lastClose: { code: number; reason: string } | undefined;
+  /** What the relay announced on the current socket before closing it. */
+  private plannedEnd: PlannedEnd | undefined;
+  /** The planned end of the previous socket, for the endpoint function. */
+  private lastPlannedEnd: PlannedEnd | undefined;
+  /** Sticky: the edge platform's time limit cut a session, so the `vps` candidate is preferred. */
+  private leftEdge = false;
+  /** The current socket carried a `conversation_id` the client added (not one the app asked for). */
+  private sentRememberedConversation = false;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private levelTimer: ReturnType<typeof setInterval> | undefined;
   private inputLevel = 0;
@@ -221,7 +240,10 @@ export class VoiceClient {
     return this.microphoneWanted;
   }
 
-  /** The relay's id for this conversation (from its `relay.conversation` notice), once known. */
+  /**
+   * The relay's id for this conversation (from its `relay.conversation` notice), once known. Reconnects
+   * send it as `?conversation_id=`, so the relay replays the earlier turns to the new upstream session.
+   */
   get conversationId(): string | undefined {
     return this.currentConversationId;
   }
@@ -321,11 +343,24 @@ export class VoiceClient {
 
   private url(): string {
     const chosen = typeof this.options.endpoint === "function"
-      ? this.options.endpoint({ attempt: this.attempt, lastClose: this.lastClose })
+      ? this.options.endpoint({
+        attempt: this.attempt,
+        lastClose: this.lastClose,
+        plannedEnd: this.lastPlannedEnd,
+        leftEdge: this.leftEdge,
+      })
       : this.options.endpoint ?? resolveVoiceEndpoint({});
-    const url = new URL(typeof chosen === "string" ? chosen : chosen.url);
+    const url = new URL(endpointUrl(chosen, this.leftEdge));
     const query = typeof this.options.query === "function" ? this.options.query() : this.options.query ?? {};
-    for (const [key, value] of Object.entries({ voice: this.options.voice, ...query })) {
+    // The relay's id wins over the app's: it is the conversation this client is in.
+    const remembered = this.currentConversationId;
+    this.sentRememberedConversation = remembered !== undefined && query.conversation_id !== remembered;
+    const parameters = {
+      voice: this.options.voice,
+      ...query,
+      conversation_id: remembered ?? query.conversation_id,
+    };
+    for (const [key, value] of Object.entries(parameters)) {
       if (value) url.searchParams.set(key, value);
     }
     return url.href;
@@ -343,6 +378,7 @@ export class VoiceClient {
       return;
     }
     this.socket = socket;
+    this.plannedEnd = undefined;
     socket.onmessage = (message) => {
       if (this.socket !== socket || typeof message.data !== "string") return;
       let event: ServerEvent;
@@ -360,24 +396,49 @@ export class VoiceClient {
     };
   }
 
-  /** The socket ended: reconnect after an abnormal end, otherwise stop with the reason. */
+  /**
+   * The socket ended: carry on at once after a planned end, reconnect with backoff after an abnormal
+   * end, otherwise stop with the reason (the policy is `nextStepAfterClose` in `continuity.ts`).
+   */
   private disconnected(code: number, reason: string): void {
+    const sessionStarted = this.sessionReady;
     this.sessionReady = false;
     this.player?.stop();
     if (this.closedByUser) return;
     this.lastClose = { code, reason };
+    this.lastPlannedEnd = this.plannedEnd;
     const message = describeClose(code, reason);
-    if (this.policy && shouldReconnect(code) && this.attempt < this.policy.maxAttempts) {
+    const step = nextStepAfterClose({
+      code,
+      plannedEnd: this.plannedEnd,
+      attemptsSoFar: this.attempt,
+      sentRememberedConversation: this.sentRememberedConversation,
+      sessionStarted,
+    }, this.policy);
+    if (step.action === "reconnect") {
       this.attempt++;
       this.counters.reconnects++;
-      this.events.emit("error", {
-        kind: "connection",
-        message: `${message} Reconnecting…`,
-        code,
-        fatal: false,
-      });
+      if (step.leaveEdge) this.leftEdge = true;
+      if (step.forgetConversation) {
+        this.currentConversationId = undefined;
+        this.events.emit("error", {
+          kind: "connection",
+          message: `The conversation could not be resumed${
+            reason.trim() ? ` (${reason.trim()})` : ""
+          }; starting a new one…`,
+          code,
+          fatal: false,
+        });
+      } else if (!step.planned) {
+        this.events.emit("error", {
+          kind: "connection",
+          message: `${message} Reconnecting…`,
+          code,
+          fatal: false,
+        });
+      }
       this.setState("reconnecting");
-      this.reconnectTimer = setTimeout(() => void this.open(), reconnectDelayMs(this.attempt, this.policy));
+      this.reconnectTimer = setTimeout(() => void this.open(), step.delayMs);
       return;
     }
     if (code === 1000) {
@@ -409,6 +470,11 @@ export class VoiceClient {
         break;
       case "relay.conversation":
         if (typeof event.conversation_id === "string") this.currentConversationId = event.conversation_id;
+        break;
+      case "relay.session_ending":
+      case "relay.draining":
+        // Kept until the relay closes this socket (at a pause between turns), then acted on.
+        this.plannedEnd = plannedEndOf(event) ?? this.plannedEnd;
         break;
       case "response.output_audio.delta":
       case "response.audio.delta":

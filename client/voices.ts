@@ -1,27 +1,14 @@
 /**
- * The voices the Realtime API offers (the eight of the first clients, plus marin and cedar in GA).
+ * The voices the Realtime API offers, under the names client code uses. The list itself is the one the
+ * relay checks against (`shared/protocol/voices.ts`), so the picker can never offer a voice it refuses.
  *
  * @module
  */
-
-/** Every allowed voice, in the order a picker shows them. */
-export const VOICES = [
-  "marin",
-  "cedar",
-  "alloy",
-  "ash",
-  "ballad",
-  "coral",
-  "echo",
-  "sage",
-  "shimmer",
-  "verse",
-] as const;
-
-/** One of {@link VOICES}. */
-export type Voice = typeof VOICES[number];
-
-/** True when `name` is one of {@link VOICES}. */
-export function isVoice(name: unknown): name is Voice {
-  return typeof name === "string" && (VOICES as readonly string[]).includes(name);
-}
+export {
+  /** True when `name` is one of {@link VOICES}. */
+  isRealtimeVoice as isVoice,
+  /** Every allowed voice, in the order a picker shows them. */
+  REALTIME_VOICES as VOICES,
+  /** One of {@link VOICES}. */
+  type RealtimeVoice as Voice,
+} from "../shared/protocol/voices.ts";

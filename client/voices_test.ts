@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
-import { REALTIME_VOICES } from "../shared/relay/agent_session.ts";
-import { isVoice, VOICES } from "./voices.ts";
+import { isRealtimeVoice, REALTIME_VOICES } from "../shared/protocol/voices.ts";
+import { isVoice, type Voice, VOICES } from "./voices.ts";
 
-Deno.test("the client offers exactly the voices the relay accepts", () => {
-  assert.deepEqual([...VOICES].sort(), [...REALTIME_VOICES].sort());
+Deno.test("the client offers exactly the voices the relay accepts, under its own names", () => {
+  assert.equal(VOICES, REALTIME_VOICES, "one list, not a copy");
+  assert.equal(isVoice, isRealtimeVoice);
   assert.equal(new Set(VOICES).size, 10);
-  assert.ok(isVoice("marin"));
+  const picked: Voice = "marin";
+  assert.ok(isVoice(picked));
+  assert.ok(isVoice("cedar"));
   assert.ok(!isVoice("nova"));
   assert.ok(!isVoice(undefined));
 });

@@ -11,8 +11,7 @@ import { createJwtVerifier } from "../shared/auth/jwt.ts";
 import { loadConfig, type RelayConfig, secretValues } from "../shared/config.ts";
 import { createLogger, type Logger } from "../shared/observability/log.ts";
 import { createRealtimeSimulator } from "../shared/simulator/realtime_simulator.ts";
-import { SessionPersistence } from "../shared/storage/session_persistence.ts";
-import { WriteQueue } from "../shared/storage/write_queue.ts";
+import { createSessionPersistence } from "../shared/storage/session_persistence.ts";
 import { mountDemo } from "./demo.ts";
 import { usesLocalAuth, withLocalAuth } from "./local_auth.ts";
 import { LOCAL_DEV_USER, mintLocalToken } from "./token.ts";
@@ -106,42 +105,8 @@ export async function bootstrapRelay(
         `${config.dataDir}/local-jwt-secret. Mint one with: deno task token`,
     });
   }
-  const verifyToken = createJwtVerifier({
-    supabaseUrl: config.auth.supabaseUrl,
-    jwtSecret: config.auth.jwtSecret,
-    anonKey: config.auth.anonKey,
-    issuer: config.auth.issuer,
-  });
-  const queue = new WriteQueue({
-    maxPending: config.storage.maxPendingWrites,
-    onDrop: (info) =>
-      log.error("storage_queue_full", {
-        detail: "the database is not keeping up or is down; new transcript writes are being refused",
-        limit: `STORAGE_MAX_PENDING_WRITES=${info.maxPending}`,
-        dropped: info.dropped,
-      }),
-    onRetry: (info) => log.warn("storage_retry", { ...flatten(info) }),
-    onFailure: (info) => log.error("storage_write_failed", { ...flatten(info) }),
-  });
-  const persistence = opened.store
-    ? new SessionPersistence({
-      store: opened.store,
-      queue,
-      log,
-      adapter,
-      prices: config.prices,
-      flushAfterSessionMs: 30_000,
-    limits: {
-      maxSessionsPerUser: config.guard.maxSessionsPerUser,
-      leaseSeconds: config.guard.sessionLeaseSeconds,
-      dailySeconds: config.guard.dailySecondsPerUser,
-      dailyUsd: config.guard.dailyUsdPerUser,
-      instanceId: config.instanceId,
-      resumeTokenBudget: config.guard.resumeTokenBudget,
-      resumeMaxMessages: config.guard.resumeMaxMessages,
-    },
-    })
-    : undefined;
+  const verifyToken = createJwtVerifier(config.auth);
+  const persistence = opened.store ? createSessionPersistence(config, opened.store, log, adapter) : undefined;
   // One-click tokens only where they give nothing away: local auth and the simulator upstream.
   const devToken = localAuth && simulatorKey
     ? async () => ({
@@ -153,19 +118,12 @@ export async function bootstrapRelay(
   const beforeRoutes = (app: Hono) => mountDemo(app, { devToken, log });
   const relay = createRelayApp({ config, adapter, log, verifyToken, persistence, beforeRoutes });
   const closeStorage = async (timeoutMs: number) => {
-    const result = await queue.flush(timeoutMs);
-    if (!result.flushed) log.error("storage_unflushed", { pending: result.pending, timeoutMs });
-    queue.close();
+    if (persistence) {
+      const result = await persistence.queue.flush(timeoutMs);
+      if (!result.flushed) log.error("storage_unflushed", { pending: result.pending, timeoutMs });
+      persistence.queue.close();
+    }
     await opened.store?.close();
   };
   return { config, log, relay, stopEmbedded, closeStorage };
-}
-
-/** Log fields from a queue callback's info object (strings and numbers only). */
-function flatten(info: object): Record<string, string | number> {
-  const out: Record<string, string | number> = {};
-  for (const [key, value] of Object.entries(info)) {
-    out[key] = typeof value === "number" ? value : value instanceof Error ? value.message : String(value);
-  }
-  return out;
 }

@@ -10,34 +10,13 @@ import { createDenoAdapter } from "./deno_adapter.ts";
 import { seedUser, startDatabaseFixture, waitForRows } from "./testing/database_fixture.ts";
 import { startRelayProcess } from "./testing/relay_process.ts";
 import { TestClient } from "./testing/test_client.ts";
+import { numberedScript, speakTurn, speechAudio } from "./testing/voice_turns.ts";
 
 const jwtSecret = "continuity-test-secret-0123456789-abcdefghij";
 const openaiKey = "sk-continuity-test-0123456789";
 const userId = "77777777-0000-4000-8000-000000000001";
 
-function base64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]);
-  return btoa(binary);
-}
-const speech = (() => {
-  const pcm = new Int16Array(24 * 600);
-  for (let i = 0; i < pcm.length; i++) pcm[i] = Math.round(Math.sin((2 * Math.PI * 300 * i) / 24000) * 9000);
-  return base64(new Uint8Array(pcm.buffer));
-})();
-const silence = base64(new Uint8Array(24 * 700 * 2));
-
-async function turn(client: TestClient, n: number): Promise<void> {
-  client.send({ type: "input_audio_buffer.append", audio: speech });
-  client.send({ type: "input_audio_buffer.append", audio: silence });
-  await client.waitFor("response.done", 15_000, () => client.events.filter((e) => e.type === "response.done").length >= n);
-}
-
-const script = Array.from({ length: 6 }, (_, i) => ({
-  userTranscript: `user turn ${i + 1}`,
-  assistantTranscript: `assistant turn ${i + 1}`,
-  assistantAudioMs: 300,
-}));
+const script = numberedScript(6);
 
 Deno.test({
   name: "resume: a reconnect with conversation_id seeds the new upstream session with the earlier turns",
@@ -46,7 +25,11 @@ Deno.test({
   async fn() {
     const database = await startDatabaseFixture("postgres");
     await seedUser(database.admin, userId);
-    const simulator = createRealtimeSimulator({ adapter: createDenoAdapter({ idleTimeoutSeconds: 30 }), apiKeys: [openaiKey], script });
+    const simulator = createRealtimeSimulator({
+      adapter: createDenoAdapter({ idleTimeoutSeconds: 30 }),
+      apiKeys: [openaiKey],
+      script,
+    });
     const simServer = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, simulator.app.fetch);
     const relay = await startRelayProcess("deno", {
       OPENAI_API_KEY: openaiKey,
@@ -56,22 +39,29 @@ Deno.test({
       ...database.relayEnv,
     });
     try {
-      const protocols = ["realtime", `jwt-${await signHs256Jwt(supabaseUserClaims({ overrides: { sub: userId } }), jwtSecret)}`];
+      const protocols = [
+        "realtime",
+        `jwt-${await signHs256Jwt(supabaseUserClaims({ overrides: { sub: userId } }), jwtSecret)}`,
+      ];
       const first = await TestClient.connect(`${relay.wsBase}/v1/realtime`, { protocols });
       const conversationId = (await first.waitFor("relay.conversation")).conversation_id as string;
-      await turn(first, 1);
-      await turn(first, 2);
+      await speakTurn(first, 1);
+      await speakTurn(first, 2);
       await first.close();
-      const messages = "select role, content from chat_messages_v2 where conversation_id = $1 order by created_at";
+      const messages =
+        "select role, content from chat_messages_v2 where conversation_id = $1 order by created_at";
       await waitForRows(database.admin, messages, [conversationId], (rows) => rows.length === 4);
 
       const before = simulator.connections.length;
-      const second = await TestClient.connect(`${relay.wsBase}/v1/realtime?conversation_id=${conversationId}`, { protocols });
+      const second = await TestClient.connect(
+        `${relay.wsBase}/v1/realtime?conversation_id=${conversationId}`,
+        { protocols },
+      );
       const notice = await second.waitFor("relay.conversation");
       assert.equal(notice.created, false);
       assert.equal(notice.resumed_turns, 4);
       await second.waitFor("session.created");
-      await turn(second, 1);
+      await speakTurn(second, 1);
       const record = simulator.connections[before];
       const seeded = record.receivedEvents.filter((e) => e.type === "conversation.item.create").map((e) => {
         const item = (e.event as { item: { role: string; content: Array<{ text: string }> } }).item;
@@ -83,7 +73,11 @@ Deno.test({
         "user: user turn 2",
         "assistant: assistant turn 2",
       ]);
-      assert.equal(record.receivedEvents[0].type, "session.update", "the agent's configuration first, then the history");
+      assert.equal(
+        record.receivedEvents[0].type,
+        "session.update",
+        "the agent's configuration first, then the history",
+      );
       await second.close();
       const rows = await waitForRows<{ role: string; session: string }>(
         database.admin,
@@ -94,14 +88,22 @@ Deno.test({
       // The simulator's script starts over on each connection, so the texts repeat; the sessions tell
       // the turns apart: four from the first session, then only the new turn, not the seeded history.
       const firstSession = (first.events.find((e) => e.type === "relay.conversation")!.session_id) as string;
-      assert.deepEqual(rows.map((r) => `${r.role}@${r.session === firstSession ? "first" : r.session === notice.session_id ? "second" : r.session}`), [
-        "user@first",
-        "assistant@first",
-        "user@first",
-        "assistant@first",
-        "user@second",
-        "assistant@second",
-      ], "the seeded turns are not stored again");
+      assert.deepEqual(
+        rows.map((r) =>
+          `${r.role}@${
+            r.session === firstSession ? "first" : r.session === notice.session_id ? "second" : r.session
+          }`
+        ),
+        [
+          "user@first",
+          "assistant@first",
+          "user@first",
+          "assistant@first",
+          "user@second",
+          "assistant@second",
+        ],
+        "the seeded turns are not stored again",
+      );
     } finally {
       await relay.stop();
       simulator.closeAll();
@@ -112,7 +114,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "drain: SIGTERM tells clients, /health says draining, each session ends between turns with 1012, exit 0",
+  name:
+    "drain: SIGTERM tells clients, /health says draining, each session ends between turns with 1012, exit 0",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
@@ -122,7 +125,11 @@ Deno.test({
       adapter: createDenoAdapter({ idleTimeoutSeconds: 30 }),
       apiKeys: [openaiKey],
       realtimePacing: true,
-      script: [{ userTranscript: "long question", assistantTranscript: "a long answer", assistantAudioMs: 1500 }],
+      script: [{
+        userTranscript: "long question",
+        assistantTranscript: "a long answer",
+        assistantAudioMs: 1500,
+      }],
     });
     const simServer = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, simulator.app.fetch);
     for (const kind of ["deno", "node"] as const) {
@@ -136,7 +143,10 @@ Deno.test({
       });
       let stopped = false;
       try {
-        const protocols = ["realtime", `jwt-${await signHs256Jwt(supabaseUserClaims({ overrides: { sub: userId } }), jwtSecret)}`];
+        const protocols = [
+          "realtime",
+          `jwt-${await signHs256Jwt(supabaseUserClaims({ overrides: { sub: userId } }), jwtSecret)}`,
+        ];
         const idle = await TestClient.connect(`${relay.wsBase}/v1/realtime`, { protocols });
         await idle.waitFor("session.created");
         const talking = await TestClient.connect(`${relay.wsBase}/v1/realtime`, { protocols });
@@ -155,7 +165,10 @@ Deno.test({
         assert.equal(closed.code, 1012);
         const types = talking.events.map((e) => e.type);
         assert.ok(types.includes("response.done"), `${kind}: the answer finished before the move`);
-        assert.ok(types.indexOf("relay.draining") < types.lastIndexOf("response.output_audio.delta"), "notice came mid-answer");
+        assert.ok(
+          types.indexOf("relay.draining") < types.lastIndexOf("response.output_audio.delta"),
+          "notice came mid-answer",
+        );
         assert.equal(await exit, 0);
       } finally {
         if (!stopped) await relay.stop();

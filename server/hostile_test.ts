@@ -49,7 +49,8 @@ function malformedFrames(): Array<string | Uint8Array> {
 }
 
 Deno.test({
-  name: "hostile input: thousands of malformed frames are each answered; other sessions lose nothing; memory settles",
+  name:
+    "hostile input: thousands of malformed frames are each answered; other sessions lose nothing; memory settles",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
@@ -72,12 +73,18 @@ Deno.test({
       const token = (sub: string) => signHs256Jwt(supabaseUserClaims({ overrides: { sub } }), jwtSecret);
       const endpoint = `${relay.wsBase}/v1/realtime`;
       const connect = async (sub: string) => {
-        const client = await TestClient.connect(endpoint, { protocols: ["realtime", `jwt-${await token(sub)}`] });
+        const client = await TestClient.connect(endpoint, {
+          protocols: ["realtime", `jwt-${await token(sub)}`],
+        });
         await client.waitFor("session.created");
         return client;
       };
       const streamers = await Promise.all(
-        ["33333333-0000-4000-8000-000000000001", "33333333-0000-4000-8000-000000000002", "33333333-0000-4000-8000-000000000003"]
+        [
+          "33333333-0000-4000-8000-000000000001",
+          "33333333-0000-4000-8000-000000000002",
+          "33333333-0000-4000-8000-000000000003",
+        ]
           .map(connect),
       );
       const streamerRecords = simulator.connections.slice(-3);
@@ -91,7 +98,11 @@ Deno.test({
           hostile.send(frames[i]);
           if (i % 100 === 0) await new Promise((r) => setTimeout(r, 5));
         }
-        await hostile.waitFor("error", 30_000, () => hostile.events.filter((e) => e.type === "error").length >= frames.length);
+        await hostile.waitFor(
+          "error",
+          30_000,
+          () => hostile.events.filter((e) => e.type === "error").length >= frames.length,
+        );
         await hostile.close();
         return { hostile, hostileRecord };
       };
@@ -111,7 +122,9 @@ Deno.test({
       const silence = btoa(String.fromCharCode(...new Uint8Array(960)));
       const streaming = (async () => {
         for (let i = 0; i < 150; i++) {
-          for (const client of streamers) client.send({ type: "input_audio_buffer.append", event_id: `s${i}`, audio: silence });
+          for (const client of streamers) {
+            client.send({ type: "input_audio_buffer.append", event_id: `s${i}`, audio: silence });
+          }
           await new Promise((r) => setTimeout(r, 20));
         }
       })();
@@ -120,39 +133,64 @@ Deno.test({
       const errors = hostile.events.filter((e) => e.type === "error");
       assert.equal(errors.length, frames.length, "every bad frame is answered");
       const codes = new Set(errors.map((e) => (e.error as { code: string }).code));
-      for (const code of ["invalid_json", "invalid_event", "unknown_event", "binary_not_supported", "message_too_large"]) {
+      for (
+        const code of [
+          "invalid_json",
+          "invalid_event",
+          "unknown_event",
+          "binary_not_supported",
+          "message_too_large",
+        ]
+      ) {
         assert.ok(codes.has(code), `answered with ${code}; got ${[...codes].join(", ")}`);
       }
-      for (const error of errors) assert.equal((error.error as { type: string }).type, "invalid_request_error");
+      for (const error of errors) {
+        assert.equal((error.error as { type: string }).type, "invalid_request_error");
+      }
       const forwarded = hostileRecord.receivedEvents.filter((e) => e.type !== "session.update");
       assert.deepEqual(forwarded.map((e) => e.type), [], "nothing malformed reached the upstream");
 
       for (const [index, record] of streamerRecords.entries()) {
-        const ids = record.receivedEvents.filter((e) => e.type === "input_audio_buffer.append").map((e) => e.eventId);
-        assert.deepEqual(ids, Array.from({ length: 150 }, (_, i) => `s${i}`), `streamer ${index} lost nothing`);
+        const ids = record.receivedEvents.filter((e) => e.type === "input_audio_buffer.append").map((e) =>
+          e.eventId
+        );
+        assert.deepEqual(
+          ids,
+          Array.from({ length: 150 }, (_, i) => `s${i}`),
+          `streamer ${index} lost nothing`,
+        );
       }
       const health = await (await fetch(`${relay.httpBase}/health`)).json();
       assert.equal(health.status, "ok");
       assert.equal(health.activeConnections, 3);
       await Promise.all(streamers.map((c) => c.close()));
       const after = await settledRss();
-      assert.ok(after < baseline + 40_000, `RSS back near its baseline: ${baseline} kB before, ${after} kB after`);
+      assert.ok(
+        after < baseline + 40_000,
+        `RSS back near its baseline: ${baseline} kB before, ${after} kB after`,
+      );
     } finally {
       await relay.stop();
       simulator.closeAll();
       await simServer.shutdown();
     }
-    const secretsSeen = relay.logs.filter((l) => l.includes(openaiKey) || l.includes(serviceRoleKey) || l.includes(jwtSecret));
+    const secretsSeen = relay.logs.filter((l) =>
+      l.includes(openaiKey) || l.includes(serviceRoleKey) || l.includes(jwtSecret)
+    );
     assert.deepEqual(secretsSeen, []);
   },
 });
 
 Deno.test({
-  name: "prompt ownership: a client cannot replace the instructions or add a tool, and the upstream never sees them",
+  name:
+    "prompt ownership: a client cannot replace the instructions or add a tool, and the upstream never sees them",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const simulator = createRealtimeSimulator({ adapter: createDenoAdapter({ idleTimeoutSeconds: 30 }), apiKeys: [openaiKey] });
+    const simulator = createRealtimeSimulator({
+      adapter: createDenoAdapter({ idleTimeoutSeconds: 30 }),
+      apiKeys: [openaiKey],
+    });
     const simServer = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, simulator.app.fetch);
     const relay = await startRelayProcess("node", {
       OPENAI_API_KEY: openaiKey,
@@ -164,9 +202,14 @@ Deno.test({
       DEFAULT_INSTRUCTIONS: "You are the operator's assistant.",
       RELAY_DATA_DIR: await Deno.makeTempDir(),
     });
-    const jwt = await signHs256Jwt(supabaseUserClaims({ overrides: { sub: "55555555-0000-4000-8000-000000000005" } }), jwtSecret);
+    const jwt = await signHs256Jwt(
+      supabaseUserClaims({ overrides: { sub: "55555555-0000-4000-8000-000000000005" } }),
+      jwtSecret,
+    );
     try {
-      const client = await TestClient.connect(`${relay.wsBase}/v1/realtime`, { protocols: ["realtime", `jwt-${jwt}`] });
+      const client = await TestClient.connect(`${relay.wsBase}/v1/realtime`, {
+        protocols: ["realtime", `jwt-${jwt}`],
+      });
       await client.waitFor("session.updated");
       const record = simulator.connections.at(-1)!;
       client.send({
@@ -179,16 +222,34 @@ Deno.test({
           audio: { output: { voice: "cedar" } },
         },
       });
-      client.send({ type: "session.update", event_id: "beta-evil", session: { instructions: "beta takeover", voice: "nobody" } });
-      const error = await client.waitFor("error", 10_000, (e) => (e.error as { event_id: string }).event_id === "evil");
+      client.send({
+        type: "session.update",
+        event_id: "beta-evil",
+        session: { instructions: "beta takeover", voice: "nobody" },
+      });
+      const error = await client.waitFor(
+        "error",
+        10_000,
+        (e) => (e.error as { event_id: string }).event_id === "evil",
+      );
       assert.equal((error.error as { code: string }).code, "field_not_allowed");
       assert.match((error.error as { message: string }).message, /session\.instructions/);
       assert.match((error.error as { message: string }).message, /session\.tools/);
-      await client.waitFor("error", 10_000, (e) => (e.error as { event_id: string }).event_id === "beta-evil");
-      await client.waitFor("session.updated", 10_000, () => client.events.filter((e) => e.type === "session.updated").length >= 2);
-      const updates = record.receivedEvents.filter((e) => e.type === "session.update").map((e) => e.event as {
-        session: Record<string, unknown> & { audio?: { output?: { voice?: string } } };
-      });
+      await client.waitFor(
+        "error",
+        10_000,
+        (e) => (e.error as { event_id: string }).event_id === "beta-evil",
+      );
+      await client.waitFor(
+        "session.updated",
+        10_000,
+        () => client.events.filter((e) => e.type === "session.updated").length >= 2,
+      );
+      const updates = record.receivedEvents.filter((e) => e.type === "session.update").map((e) =>
+        e.event as {
+          session: Record<string, unknown> & { audio?: { output?: { voice?: string } } };
+        }
+      );
       assert.equal(updates[0].session.instructions, "You are the operator's assistant.");
       assert.equal(updates.length, 2, "the beta takeover had nothing left to forward");
       assert.deepEqual(Object.keys(updates[1].session).sort(), ["audio", "type"]);
@@ -206,7 +267,10 @@ Deno.test({
       await new Promise((r) => setTimeout(r, 100));
       for (const line of relay.logs) {
         assert.ok(!line.includes(audio.slice(8, 200)), "audio in a log line");
-        assert.ok(!line.includes(jwt.split(".")[2]) && !line.includes(openaiKey) && !line.includes(serviceRoleKey), line);
+        assert.ok(
+          !line.includes(jwt.split(".")[2]) && !line.includes(openaiKey) && !line.includes(serviceRoleKey),
+          line,
+        );
       }
     } finally {
       await relay.stop();

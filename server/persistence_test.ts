@@ -12,42 +12,12 @@ import { openPgliteStore } from "./storage/pglite_store.ts";
 import { seedUser, startDatabaseFixture, waitForRows } from "./testing/database_fixture.ts";
 import { startRelayProcess } from "./testing/relay_process.ts";
 import { TestClient } from "./testing/test_client.ts";
+import { numberedScript, speakTurn, speechAudio } from "./testing/voice_turns.ts";
 import { mintLocalToken } from "./token.ts";
 
 const jwtSecret = "persistence-test-secret-0123456789-abcdefghij";
 const openaiKey = "sk-persistence-test-0123456789";
 const userId = "22222222-2222-4333-8444-555555555555";
-
-function base64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]);
-  return btoa(binary);
-}
-const speech = (() => {
-  const pcm = new Int16Array(24 * 600);
-  for (let i = 0; i < pcm.length; i++) pcm[i] = Math.round(Math.sin((2 * Math.PI * 300 * i) / 24000) * 9000);
-  return base64(new Uint8Array(pcm.buffer));
-})();
-const silence = base64(new Uint8Array(24 * 700 * 2));
-
-/** One complete turn: speech, silence (the simulator's VAD ends the turn), the assistant's answer. */
-async function turn(client: TestClient, n: number): Promise<void> {
-  client.send({ type: "input_audio_buffer.append", audio: speech });
-  client.send({ type: "input_audio_buffer.append", audio: silence });
-  await client.waitFor(
-    "response.done",
-    15_000,
-    () => client.events.filter((e) => e.type === "response.done").length >= n,
-  );
-}
-
-function script(turns: number) {
-  return Array.from({ length: turns }, (_, i) => ({
-    userTranscript: `user turn ${i + 1}`,
-    assistantTranscript: `assistant turn ${i + 1}`,
-    assistantAudioMs: 300,
-  }));
-}
 
 type Message = { role: string; content: string };
 const messagesQuery =
@@ -63,7 +33,7 @@ Deno.test({
     const simulator = createRealtimeSimulator({
       adapter: createDenoAdapter({ idleTimeoutSeconds: 30 }),
       apiKeys: [openaiKey],
-      script: script(4),
+      script: numberedScript(4),
     });
     const simServer = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, simulator.app.fetch);
     const relay = await startRelayProcess("deno", {
@@ -79,8 +49,8 @@ Deno.test({
         protocols: ["realtime", `jwt-${token}`],
       });
       const conversationId = (await client.waitFor("relay.conversation")).conversation_id as string;
-      await turn(client, 1);
-      await turn(client, 2);
+      await speakTurn(client, 1);
+      await speakTurn(client, 2);
       await waitForRows<Message>(
         database.admin,
         messagesQuery,
@@ -88,8 +58,8 @@ Deno.test({
         (rows) => rows.length === 4,
       );
       await database.cluster!.stop("immediate");
-      await turn(client, 3);
-      await turn(client, 4);
+      await speakTurn(client, 3);
+      await speakTurn(client, 4);
       await client.close();
       const metrics = await (await fetch(`${relay.httpBase}/metrics`)).text();
       assert.match(
@@ -141,7 +111,7 @@ Deno.test({
     const simulator = createRealtimeSimulator({
       adapter: createDenoAdapter({ idleTimeoutSeconds: 30 }),
       apiKeys: [openaiKey],
-      script: script(3),
+      script: numberedScript(3),
     });
     const simServer = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, simulator.app.fetch);
     for (const kind of ["deno", "node"] as const) {
@@ -160,9 +130,9 @@ Deno.test({
           protocols: ["realtime", `jwt-${token}`],
         });
         const conversationId = (await client.waitFor("relay.conversation")).conversation_id as string;
-        await turn(client, 1);
-        await turn(client, 2);
-        client.send({ type: "input_audio_buffer.append", audio: speech });
+        await speakTurn(client, 1);
+        await speakTurn(client, 2);
+        client.send({ type: "input_audio_buffer.append", audio: speechAudio });
         await client.waitFor(
           "input_audio_buffer.speech_started",
           15_000,
@@ -218,7 +188,7 @@ Deno.test({
         const notice = await client.waitFor("relay.conversation");
         if (round === 1) conversationId = notice.conversation_id as string;
         assert.equal(notice.created, round === 1);
-        await turn(client, 1);
+        await speakTurn(client, 1);
         await client.close();
       } finally {
         assert.equal(await relay.stop("SIGTERM"), 0);

@@ -10,6 +10,7 @@ const entries = [
   "server/node.ts",
   "server/token.ts",
   "supabase/functions/realtime-voice/index.ts",
+  "server/demo_page/demo_page.ts",
 ];
 
 async function run(command: string, args: string[]): Promise<number> {

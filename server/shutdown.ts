@@ -37,7 +37,9 @@ export function installShutdown(wiring: ShutdownWiring): void {
     const restart = (session: (typeof sessions)[number]) =>
       session.close(CloseCode.serviceRestart, "Relay restarting; reconnect");
     for (const session of sessions) {
-      session.sendToClient(relayNotice("draining", { retry_after_ms: 250, drain_seconds: wiring.drainSeconds }));
+      session.sendToClient(
+        relayNotice("draining", { retry_after_ms: 250, drain_seconds: wiring.drainSeconds }),
+      );
       session.atNextPause(() => restart(session));
     }
     const drained = await Promise.race([

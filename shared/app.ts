@@ -14,7 +14,8 @@ import type { Logger } from "./observability/log.ts";
 import { Counter, Gauge, ObservedCounter } from "./observability/metrics.ts";
 import { createRelayMetrics, type RelayMetrics } from "./observability/relay_metrics.ts";
 import { relayErrorEvent, relayEventId, relayNotice } from "./protocol/relay_events.ts";
-import { isRealtimeVoice, resolveSessionSettings, sessionUpdateEvent } from "./relay/agent_session.ts";
+import { isRealtimeVoice } from "./protocol/voices.ts";
+import { resolveSessionSettings, sessionUpdateEvent } from "./relay/agent_session.ts";
 import { combineHooks } from "./relay/hooks.ts";
 import { historyItemEvents } from "./relay/resume.ts";
 import { AttemptLimiter, originAllowed } from "./guard/attempt_limiter.ts";
@@ -66,7 +67,10 @@ export function createRelayApp(options: RelayAppOptions): RelayApp {
   const registry = new SessionRegistry(config.maxConnections);
   const metrics = createRelayMetrics(() => registry.active);
   const refusedEvents = metrics.registry.add(
-    new Counter("relay_client_events_refused_total", "Client frames answered with an error and not forwarded, by reason."),
+    new Counter(
+      "relay_client_events_refused_total",
+      "Client frames answered with an error and not forwarded, by reason.",
+    ),
   );
   const attemptsPerIp = new AttemptLimiter(config.guard.connectAttemptsPerMinutePerIp, adapter.now);
   const attemptsPerUser = new AttemptLimiter(config.guard.connectAttemptsPerMinutePerUser, adapter.now);
@@ -105,7 +109,10 @@ export function createRelayApp(options: RelayAppOptions): RelayApp {
     }
     if (address !== undefined && !attemptsPerIp.allow(address)) {
       metrics.connectionsRefused.inc({ reason: "attempts_ip" });
-      log.warn("too_many_attempts", { client: address, limit: `CONNECT_ATTEMPTS_PER_MINUTE_PER_IP=${config.guard.connectAttemptsPerMinutePerIp}` });
+      log.warn("too_many_attempts", {
+        client: address,
+        limit: `CONNECT_ATTEMPTS_PER_MINUTE_PER_IP=${config.guard.connectAttemptsPerMinutePerIp}`,
+      });
       return refuse(c, protocol, CloseCode.tooManyRequests, "Too many connection attempts; slow down");
     }
     if (registry.draining || !registry.reserve()) {
@@ -233,7 +240,9 @@ export function createRelayApp(options: RelayAppOptions): RelayApp {
         },
         onUpstreamOpen(session) {
           session.sendToUpstream(sessionUpdateEvent(settings, relayEventId()));
-          for (const item of historyItemEvents(admission.history, "relay_resume")) session.sendToUpstream(item);
+          for (const item of historyItemEvents(admission.history, "relay_resume")) {
+            session.sendToUpstream(item);
+          }
         },
       };
       const session = new RelaySession(

@@ -5,7 +5,8 @@
  * @module
  */
 import { z } from "zod";
-import { REALTIME_VOICES, type SessionDefaults } from "./relay/agent_session.ts";
+import { REALTIME_VOICES } from "./protocol/voices.ts";
+import type { SessionDefaults } from "./relay/agent_session.ts";
 import { DEFAULT_REALTIME_PRICES, type RealtimePrices, realtimePricesSchema } from "./storage/usage.ts";
 
 /** Thrown by {@link loadConfig}; `message` is the single line to print before exiting. */

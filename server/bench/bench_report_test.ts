@@ -72,7 +72,12 @@ function run(target: TargetName, fields: {
 
 Deno.test("judgeRun passes only complete, lossless runs within the p99 bound", () => {
   assert.deepEqual(judgeRun(run("deno", { rtt: [0.5, 2], connect: 2 }), 20), { pass: true, verdict: "ok" });
-  assert.match(judgeRun(run("naive", { rtt: [0.5, 2], connect: 1, lost: 3 }), 20).verdict, /3 frames lost/);
+  assert.match(judgeRun(run("deno", { rtt: [0.5, 2], connect: 1, lost: 3 }), 20).verdict, /3 frames lost/);
+  // The naive pipe's early drops are its known defect, shown elsewhere; later losses still fail it.
+  assert.equal(judgeRun(run("naive", { rtt: [0.5, 2], connect: 1, lost: 3 }), 20).pass, true);
+  const naiveLate = run("naive", { rtt: [0.5, 2], connect: 1, lost: 3 });
+  naiveLate.load.framesLost = 10;
+  assert.match(judgeRun(naiveLate, 20).verdict, /7 frames lost/);
   assert.match(judgeRun(run("deno", { rtt: [0.5, 25], connect: 2 }), 20).verdict, /over the 20 ms bound/);
   const partial = run("deno", { rtt: [0.5, 2], connect: 2 });
   partial.load.connected = 190;
@@ -133,6 +138,7 @@ Deno.test("renderMarkdown shows the machine, one row per target and the checks",
       node: "20.20.2",
       loadAverageAtStart: 0.1,
     },
+    source: { commit: "abc1234", uncommittedFiles: 0 },
     settings: {
       sessions: 200,
       seconds: 10,
@@ -154,6 +160,7 @@ Deno.test("renderMarkdown shows the machine, one row per target and the checks",
   const markdown = renderMarkdown(report);
   assert.match(markdown, /Test CPU, nproc 2/);
   assert.match(markdown, /Deno 2\.9\.6, Node 20\.20\.2/);
+  assert.match(markdown, /Code: abc1234\./);
   assert.match(markdown, /\| none \| 0\.40 ms \| 2\.00 ms \| - \| - \|/);
   assert.match(markdown, /\| deno \| 0\.60 ms \| 2\.50 ms \| \+0\.20 ms \| \+0\.50 ms \| 0 \/ 100000 \|/);
   assert.match(markdown, /\| deno \| 18\.0 µs \| 1111 \| 25 % \| 1\.50 ms \|/);

@@ -41,6 +41,23 @@ export async function describeMachine(): Promise<MachineInfo> {
   };
 }
 
+/** Which code was measured: the commit and whether the working tree differed from it. */
+export interface SourceInfo {
+  commit: string;
+  /** Files changed or added since the commit (`git status --porcelain`); 0 for a clean tree. */
+  uncommittedFiles: number;
+}
+
+/** Reads the repository's commit and working-tree state (`unknown` outside a git checkout). */
+export async function describeSource(repoRoot: string): Promise<SourceInfo> {
+  const commit = await commandOutput("git", ["-C", repoRoot, "rev-parse", "--short", "HEAD"]);
+  const status = await commandOutput("git", ["-C", repoRoot, "status", "--porcelain"]);
+  return {
+    commit: commit ?? "unknown",
+    uncommittedFiles: status ? status.split("\n").filter(Boolean).length : 0,
+  };
+}
+
 /** True when `taskset` (util-linux) can be run. */
 export async function hasTaskset(): Promise<boolean> {
   return (await commandOutput("taskset", ["--version"])) !== undefined;

@@ -21,7 +21,7 @@ import {
   searchStep,
 } from "./bench_report.ts";
 import { FrameEncoder } from "./frame_codec.ts";
-import { describeMachine, hasTaskset } from "./machine.ts";
+import { describeMachine, describeSource, hasTaskset } from "./machine.ts";
 import { measureRun, type RunEnvironment, type RunResult, type RunSpec } from "./measure_run.ts";
 import { clockTicksPerSecond } from "./proc_stats.ts";
 import { ProcessGroup, repoRoot } from "./processes.ts";
@@ -119,130 +119,128 @@ export async function runBench(
   options: BenchOptions,
   group: ProcessGroup,
   pinned: boolean,
+  workDir: string,
 ): Promise<BenchReport> {
   const startedAt = new Date().toISOString();
   const benchStarted = performance.now();
   const machine = await describeMachine();
+  const source = await describeSource(repoRoot);
   if (pinned) await pinSelf(options.loadCpu);
-  const workDir = await Deno.makeTempDir({ prefix: "relay-bench-" });
-  try {
-    const jwtSecret = `bench-secret-${crypto.randomUUID()}`;
-    const supabaseUrl = "http://127.0.0.1:54321";
-    const searchSteps = searchLadder.filter((n) => n > options.sessions && n <= options.maxSearch);
-    const tokenCount = Math.max(options.sessions, ...searchSteps);
-    const tokens = await Promise.all(
-      Array.from(
-        { length: tokenCount },
-        () =>
-          signHs256Jwt(supabaseUserClaims({ issuer: `${supabaseUrl}/auth/v1`, ttlSeconds: 3600 }), jwtSecret),
-      ),
-    );
-    const env: RunEnvironment = {
-      group,
-      relayCpu: options.relayCpu,
-      loadCpu: options.loadCpu,
-      loadgen: options.loadgen,
-      ticksPerSecond: await clockTicksPerSecond(),
-      apiKey: `sk-bench-${crypto.randomUUID()}`,
-      supabaseUrl,
-      jwtSecret,
-      tokens,
-      workDir,
-      relayEnv: options.relayEnv,
-    };
-    const budget: RetryBudget = { left: options.retries };
-    const runs: RunResult[] = [];
-    for (const target of options.targets) {
-      progress(`${target}: ${options.sessions} sessions, ${options.seconds} s`);
-      const run = await measureQuietly(
-        env,
-        {
-          target,
-          sessions: options.sessions,
-          seconds: options.seconds,
-          warmupMs: options.warmupMs,
-          graceMs: options.graceMs,
-          probeConnects: options.quick ? 5 : 100,
-        },
-        budget,
-        pinned,
-        options.quick ? 0 : 5_000,
-      );
-      progress(describeRun(run));
-      runs.push(run);
-    }
-    const search: BenchReport["search"] = {};
-    if (searchSteps.length > 0) {
-      for (const run of runs) {
-        const result: SearchResult = {
-          tried: [searchStep(run, options.p99BoundMs)],
-          largestPassing: null,
-          hitCeiling: false,
-          loadBound: false,
-          rssSlopeKbPerSession: null,
-          stoppedByTimeBudget: false,
-        };
-        for (const sessions of searchSteps) {
-          if (!result.tried[result.tried.length - 1].pass) break;
-          if (performance.now() - benchStarted > searchBudgetMs) {
-            result.stoppedByTimeBudget = true;
-            progress(
-              `search ${run.target}: time budget (${searchBudgetMs / 1000} s) spent; not trying ${sessions}`,
-            );
-            break;
-          }
-          progress(`search ${run.target}: ${sessions} sessions, ${options.searchSeconds} s`);
-          const step = await measureQuietly(
-            env,
-            {
-              target: run.target,
-              sessions,
-              seconds: options.searchSeconds,
-              warmupMs: options.warmupMs,
-              graceMs: options.graceMs,
-              probeConnects: 20,
-            },
-            budget,
-            pinned,
-            options.quick ? 0 : 5_000,
-          );
-          progress(`${describeRun(step)}: ${judgeRun(step, options.p99BoundMs).verdict}`);
-          result.tried.push(searchStep(step, options.p99BoundMs));
-        }
-        const passing = result.tried.filter((step) => step.pass);
-        const last = result.tried[result.tried.length - 1];
-        result.largestPassing = passing.length ? passing[passing.length - 1].sessions : null;
-        result.hitCeiling = last.pass;
-        result.loadBound = !last.pass && last.loadCoreUtilization >= loadCoreSaturation;
-        result.rssSlopeKbPerSession = rssSlope(result.tried);
-        search[run.target] = result;
-      }
-    }
-    return {
-      startedAt,
-      finishedAt: new Date().toISOString(),
-      machine,
-      settings: {
+  const jwtSecret = `bench-secret-${crypto.randomUUID()}`;
+  const supabaseUrl = "http://127.0.0.1:54321";
+  const searchSteps = searchLadder.filter((n) => n > options.sessions && n <= options.maxSearch);
+  const tokenCount = Math.max(options.sessions, ...searchSteps);
+  const tokens = await Promise.all(
+    Array.from(
+      { length: tokenCount },
+      () =>
+        signHs256Jwt(supabaseUserClaims({ issuer: `${supabaseUrl}/auth/v1`, ttlSeconds: 3600 }), jwtSecret),
+    ),
+  );
+  const env: RunEnvironment = {
+    group,
+    relayCpu: options.relayCpu,
+    loadCpu: options.loadCpu,
+    loadgen: options.loadgen,
+    ticksPerSecond: await clockTicksPerSecond(),
+    apiKey: `sk-bench-${crypto.randomUUID()}`,
+    supabaseUrl,
+    jwtSecret,
+    tokens,
+    workDir,
+    relayEnv: options.relayEnv,
+  };
+  const budget: RetryBudget = { left: options.retries };
+  const runs: RunResult[] = [];
+  for (const target of options.targets) {
+    progress(`${target}: ${options.sessions} sessions, ${options.seconds} s`);
+    const run = await measureQuietly(
+      env,
+      {
+        target,
         sessions: options.sessions,
         seconds: options.seconds,
-        targets: options.targets,
-        maxSearch: searchSteps.length ? options.maxSearch : 0,
-        searchSeconds: options.searchSeconds,
-        p99BoundMs: options.p99BoundMs,
-        loadgen: options.loadgen,
-        pinned,
-        relayCpu: options.relayCpu,
-        loadCpu: options.loadCpu,
-        frameBytes: new FrameEncoder().frameBytes,
-        relayEnv: options.relayEnv,
+        warmupMs: options.warmupMs,
+        graceMs: options.graceMs,
+        probeConnects: options.quick ? 5 : 100,
       },
-      runs,
-      search,
-      checks: checkTargets(runs),
-    };
-  } finally {
-    await Deno.remove(workDir, { recursive: true }).catch(() => {});
+      budget,
+      pinned,
+      options.quick ? 0 : 5_000,
+    );
+    progress(describeRun(run));
+    runs.push(run);
   }
+  const search: BenchReport["search"] = {};
+  if (searchSteps.length > 0) {
+    for (const run of runs) {
+      const result: SearchResult = {
+        tried: [searchStep(run, options.p99BoundMs)],
+        largestPassing: null,
+        hitCeiling: false,
+        loadBound: false,
+        rssSlopeKbPerSession: null,
+        stoppedByTimeBudget: false,
+      };
+      for (const sessions of searchSteps) {
+        if (!result.tried[result.tried.length - 1].pass) break;
+        if (performance.now() - benchStarted > searchBudgetMs) {
+          result.stoppedByTimeBudget = true;
+          progress(
+            `search ${run.target}: time budget (${searchBudgetMs / 1000} s) spent; not trying ${sessions}`,
+          );
+          break;
+        }
+        progress(`search ${run.target}: ${sessions} sessions, ${options.searchSeconds} s`);
+        const step = await measureQuietly(
+          env,
+          {
+            target: run.target,
+            sessions,
+            seconds: options.searchSeconds,
+            warmupMs: options.warmupMs,
+            graceMs: options.graceMs,
+            probeConnects: 20,
+          },
+          budget,
+          pinned,
+          options.quick ? 0 : 5_000,
+        );
+        progress(`${describeRun(step)}: ${judgeRun(step, options.p99BoundMs).verdict}`);
+        result.tried.push(searchStep(step, options.p99BoundMs));
+      }
+      const passing = result.tried.filter((step) => step.pass);
+      const last = result.tried[result.tried.length - 1];
+      result.largestPassing = passing.length ? passing[passing.length - 1].sessions : null;
+      result.hitCeiling = last.pass;
+      result.loadBound = !last.pass && last.loadCoreUtilization >= loadCoreSaturation;
+      result.rssSlopeKbPerSession = rssSlope(result.tried);
+      search[run.target] = result;
+    }
+  }
+  return {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    machine,
+    source,
+    settings: {
+      sessions: options.sessions,
+      seconds: options.seconds,
+      targets: options.targets,
+      maxSearch: searchSteps.length ? options.maxSearch : 0,
+      searchSeconds: options.searchSeconds,
+      p99BoundMs: options.p99BoundMs,
+      loadgen: options.loadgen,
+      pinned,
+      relayCpu: options.relayCpu,
+      loadCpu: options.loadCpu,
+      frameBytes: new FrameEncoder().frameBytes,
+      relayEnv: options.relayEnv,
+    },
+    runs,
+    search,
+    checks: checkTargets(runs),
+  };
 }
 
 /** Writes the report's JSON and markdown into `outDir`; returns their paths. */
@@ -273,16 +271,20 @@ if (import.meta.main) {
   const pinned = options.relayCpu !== options.loadCpu && machineCores >= 2 && await hasTaskset();
   if (!pinned) progress("not pinning: needs taskset (util-linux) and 2 cores; numbers are indicative only");
   const group = new ProcessGroup(pinned);
+  // Plans and the relays' data directories (embedded database); removed however the bench ends.
+  const workDir = await Deno.makeTempDir({ prefix: "relay-bench-" });
+  const removeWorkDir = () => Deno.remove(workDir, { recursive: true }).catch(() => {});
   const interrupted = async () => {
     progress("interrupted: stopping child processes");
     await group.stopAll(1000);
+    await removeWorkDir();
     Deno.exit(130);
   };
   Deno.addSignalListener("SIGINT", interrupted);
   Deno.addSignalListener("SIGTERM", interrupted);
   let exitCode = 0;
   try {
-    const report = await runBench(options, group, pinned);
+    const report = await runBench(options, group, pinned, workDir);
     const paths = await writeReport(report, options.out);
     console.log(renderMarkdown(report));
     progress(`wrote ${paths.json} and ${paths.markdown}`);
@@ -291,6 +293,7 @@ if (import.meta.main) {
     exitCode = 1;
   } finally {
     await group.stopAll();
+    await removeWorkDir();
   }
   Deno.exit(exitCode);
 }

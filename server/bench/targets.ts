@@ -125,6 +125,9 @@ export async function startTarget(name: TargetName, context: TargetContext): Pro
     SUPABASE_URL: context.supabaseUrl,
     SUPABASE_JWT_SECRET: context.jwtSecret,
     MAX_CONNECTIONS: String(context.maxConnections),
+    // Every bench session comes from 127.0.0.1; in production they come from many addresses. The per-user
+    // limits stay at their defaults: each session is its own user.
+    CONNECT_ATTEMPTS_PER_MINUTE_PER_IP: "1000000",
     RELAY_DATA_DIR: await Deno.makeTempDir({ dir: context.workDir, prefix: `${name}-data-` }),
     LOG_LEVEL: "warn",
     DENO_TLS_CA_STORE: "system",

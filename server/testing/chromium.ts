@@ -65,10 +65,15 @@ export function chromiumAvailable(): boolean {
   }
 }
 
+/** What to do when Chromium is missing. */
+const installHint = `Chromium is not installed at ${chromiumPath}: apt-get install chromium espeak-ng sox ` +
+  "(as .ci/run does), or set SKIP_BROWSER_TESTS=1 to skip the browser tests";
+
 /** Launches headless Chromium with a fake microphone playing `wavPath` (looped) and a fresh profile. */
 export async function launchChromium(
   wavPath: string,
 ): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+  if (!chromiumAvailable()) throw new Error(installHint);
   const userDataDir = await Deno.makeTempDir({ prefix: "chromium-profile-" });
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: chromiumPath,

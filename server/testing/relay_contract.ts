@@ -248,18 +248,23 @@ export function relayContract(kind: RelayKind): void {
           await client.close();
         });
 
-        await t.step("a client binary frame is answered with an error, not forwarded; the session stays up", async () => {
-          const before = simulator.connections.length;
-          const client = await TestClient.connect(endpoint, { protocols: ["realtime", `jwt-${validToken}`] });
-          await client.waitFor("session.created");
-          client.send(new Uint8Array([1, 2, 3, 4]));
-          const error = await client.waitFor("error");
-          assert.equal((error.error as { code: string }).code, "binary_not_supported");
-          client.send({ type: "input_audio_buffer.clear" });
-          await client.waitFor("input_audio_buffer.cleared");
-          assert.equal(simulator.connections[before].receivedBinaryFrames, 0);
-          await client.close();
-        });
+        await t.step(
+          "a client binary frame is answered with an error, not forwarded; the session stays up",
+          async () => {
+            const before = simulator.connections.length;
+            const client = await TestClient.connect(endpoint, {
+              protocols: ["realtime", `jwt-${validToken}`],
+            });
+            await client.waitFor("session.created");
+            client.send(new Uint8Array([1, 2, 3, 4]));
+            const error = await client.waitFor("error");
+            assert.equal((error.error as { code: string }).code, "binary_not_supported");
+            client.send({ type: "input_audio_buffer.clear" });
+            await client.waitFor("input_audio_buffer.cleared");
+            assert.equal(simulator.connections[before].receivedBinaryFrames, 0);
+            await client.close();
+          },
+        );
 
         await t.step("a full turn: transcripts, audio and usage come back through the relay", async () => {
           const client = await TestClient.connect(endpoint, { protocols: ["realtime", `jwt-${validToken}`] });

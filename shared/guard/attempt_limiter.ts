@@ -12,7 +12,11 @@ export class AttemptLimiter {
   private previous = new Map<string, number>();
   private windowStart: number;
 
-  constructor(private readonly perMinute: number, private readonly now: () => number, private readonly maxKeys = 100_000) {
+  constructor(
+    private readonly perMinute: number,
+    private readonly now: () => number,
+    private readonly maxKeys = 100_000,
+  ) {
     this.windowStart = now();
   }
 

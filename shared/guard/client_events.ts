@@ -19,14 +19,24 @@ export const sessionObjectSchema = z.record(z.string(), z.unknown());
 
 /** Schemas of every client event type the relay forwards, GA names (beta shapes differ only in `session`). */
 export const clientEventSchemas = {
-  "session.update": z.looseObject({ type: z.literal("session.update"), event_id: eventId, session: sessionObjectSchema }),
+  "session.update": z.looseObject({
+    type: z.literal("session.update"),
+    event_id: eventId,
+    session: sessionObjectSchema,
+  }),
   "input_audio_buffer.append": z.strictObject({
     type: z.literal("input_audio_buffer.append"),
     event_id: eventId,
     audio: base64Audio,
   }),
-  "input_audio_buffer.commit": z.strictObject({ type: z.literal("input_audio_buffer.commit"), event_id: eventId }),
-  "input_audio_buffer.clear": z.strictObject({ type: z.literal("input_audio_buffer.clear"), event_id: eventId }),
+  "input_audio_buffer.commit": z.strictObject({
+    type: z.literal("input_audio_buffer.commit"),
+    event_id: eventId,
+  }),
+  "input_audio_buffer.clear": z.strictObject({
+    type: z.literal("input_audio_buffer.clear"),
+    event_id: eventId,
+  }),
   "conversation.item.create": z.looseObject({
     type: z.literal("conversation.item.create"),
     event_id: eventId,
@@ -40,7 +50,11 @@ export const clientEventSchemas = {
     content_index: z.number().int().min(0),
     audio_end_ms: z.number().int().min(0),
   }),
-  "conversation.item.delete": z.strictObject({ type: z.literal("conversation.item.delete"), event_id: eventId, item_id: itemId }),
+  "conversation.item.delete": z.strictObject({
+    type: z.literal("conversation.item.delete"),
+    event_id: eventId,
+    item_id: itemId,
+  }),
   "conversation.item.retrieve": z.strictObject({
     type: z.literal("conversation.item.retrieve"),
     event_id: eventId,

@@ -1,9 +1,17 @@
 import assert from "node:assert/strict";
-import { base64DecodedBytes, clientEventSchemas, fastAppendAudioBytes, isForwardedType } from "./client_events.ts";
+import {
+  base64DecodedBytes,
+  clientEventSchemas,
+  fastAppendAudioBytes,
+  isForwardedType,
+} from "./client_events.ts";
 
 Deno.test("the fast path recognises flat appends and measures their audio", () => {
   assert.equal(fastAppendAudioBytes('{"type":"input_audio_buffer.append","audio":"AAAA"}'), 3);
-  assert.equal(fastAppendAudioBytes('{"type":"input_audio_buffer.append","event_id":"e_1","audio":"AAA="}'), 2);
+  assert.equal(
+    fastAppendAudioBytes('{"type":"input_audio_buffer.append","event_id":"e_1","audio":"AAA="}'),
+    2,
+  );
   assert.equal(fastAppendAudioBytes('{"type":"input_audio_buffer.append","audio":"AA=="}'), 1);
 });
 
@@ -23,10 +31,26 @@ Deno.test("schemas: appends need valid base64 and nothing else; truncate needs i
   const append = clientEventSchemas["input_audio_buffer.append"];
   assert.ok(append.safeParse({ type: "input_audio_buffer.append", audio: "AAAA" }).success);
   assert.ok(!append.safeParse({ type: "input_audio_buffer.append", audio: "not base64!" }).success);
-  assert.ok(!append.safeParse({ type: "input_audio_buffer.append", audio: "AAAA", instructions: "x" }).success);
+  assert.ok(
+    !append.safeParse({ type: "input_audio_buffer.append", audio: "AAAA", instructions: "x" }).success,
+  );
   const truncate = clientEventSchemas["conversation.item.truncate"];
-  assert.ok(truncate.safeParse({ type: "conversation.item.truncate", item_id: "i", content_index: 0, audio_end_ms: 10 }).success);
-  assert.ok(!truncate.safeParse({ type: "conversation.item.truncate", item_id: "i", content_index: 0, audio_end_ms: -1 }).success);
+  assert.ok(
+    truncate.safeParse({
+      type: "conversation.item.truncate",
+      item_id: "i",
+      content_index: 0,
+      audio_end_ms: 10,
+    }).success,
+  );
+  assert.ok(
+    !truncate.safeParse({
+      type: "conversation.item.truncate",
+      item_id: "i",
+      content_index: 0,
+      audio_end_ms: -1,
+    }).success,
+  );
   assert.equal(isForwardedType("output_audio_buffer.clear"), false);
   assert.equal(isForwardedType("session.update"), true);
   assert.equal(base64DecodedBytes("AAAAAA=="), 4);

@@ -8,7 +8,12 @@
 import type { Logger } from "../observability/log.ts";
 import { relayErrorEvent, relayNotice } from "../protocol/relay_events.ts";
 import type { RelaySession, SessionHooks } from "../relay/session.ts";
-import { base64DecodedBytes, clientEventSchemas, fastAppendAudioBytes, isForwardedType } from "./client_events.ts";
+import {
+  base64DecodedBytes,
+  clientEventSchemas,
+  fastAppendAudioBytes,
+  isForwardedType,
+} from "./client_events.ts";
 import { filterSessionUpdate } from "./session_update_filter.ts";
 
 /** Per-session limits, from config. */
@@ -72,7 +77,13 @@ export function createClientGuard(options: ClientGuardOptions): SessionHooks {
   const audio = new Bucket(audioBudgetBytes, audioBudgetBytes * 10, now());
   const timers: ReturnType<typeof setTimeout>[] = [];
 
-  const refuse = (session: RelaySession, reason: string, message: string, param: string | null, eventId: string | null) => {
+  const refuse = (
+    session: RelaySession,
+    reason: string,
+    message: string,
+    param: string | null,
+    eventId: string | null,
+  ) => {
     options.countRefusal(reason);
     session.sendToClient(relayErrorEvent(reason, message, { type: "invalid_request_error", param, eventId }));
     return false as const;
@@ -157,13 +168,25 @@ export function createClientGuard(options: ClientGuardOptions): SessionHooks {
         return refuse(session, "invalid_event", "The 'type' field is missing.", "type", eventId);
       }
       if (!isForwardedType(eventType)) {
-        return refuse(session, "unknown_event", `The relay does not forward '${eventType.slice(0, 80)}' events.`, "type", eventId);
+        return refuse(
+          session,
+          "unknown_event",
+          `The relay does not forward '${eventType.slice(0, 80)}' events.`,
+          "type",
+          eventId,
+        );
       }
       const checked = clientEventSchemas[eventType].safeParse(parsed);
       if (!checked.success) {
         const issue = checked.error.issues[0];
         const param = issue.path.join(".") || null;
-        return refuse(session, "invalid_event", `Invalid ${eventType}: ${param ?? "event"} ${issue.message}.`, param, eventId);
+        return refuse(
+          session,
+          "invalid_event",
+          `Invalid ${eventType}: ${param ?? "event"} ${issue.message}.`,
+          param,
+          eventId,
+        );
       }
       if (eventType === "input_audio_buffer.append") {
         return takeAudio(session, base64DecodedBytes((checked.data as { audio: string }).audio), eventId);
@@ -182,7 +205,11 @@ export function createClientGuard(options: ClientGuardOptions): SessionHooks {
           );
         }
         if (!filtered.session) return false;
-        return JSON.stringify({ type: "session.update", ...(update.event_id ? { event_id: update.event_id } : {}), session: filtered.session });
+        return JSON.stringify({
+          type: "session.update",
+          ...(update.event_id ? { event_id: update.event_id } : {}),
+          session: filtered.session,
+        });
       }
       return true;
     },

@@ -7,10 +7,18 @@
  *
  * @module
  */
-import { isRealtimeVoice } from "../relay/agent_session.ts";
+import { isRealtimeVoice } from "../protocol/voices.ts";
 
 /** Fields an agent can open to clients through `client_overrides: {"<field>": true}`. */
-export const OPENABLE_FIELDS = ["instructions", "tools", "tool_choice", "output_modalities", "speed", "transcription", "max_output_tokens"] as const;
+export const OPENABLE_FIELDS = [
+  "instructions",
+  "tools",
+  "tool_choice",
+  "output_modalities",
+  "speed",
+  "transcription",
+  "max_output_tokens",
+] as const;
 
 /** One problem found in a client's update. */
 export interface FilterProblem {
@@ -42,7 +50,9 @@ function checkTurnDetection(value: unknown, param: string): { value: unknown } |
   if (value === null) return { value: null };
   if (!isRecord(value)) return problem(`${param} must be an object or null`);
   const type = value.type;
-  if (type !== "server_vad" && type !== "semantic_vad") return problem(`${param}.type must be server_vad or semantic_vad`);
+  if (type !== "server_vad" && type !== "semantic_vad") {
+    return problem(`${param}.type must be server_vad or semantic_vad`);
+  }
   const out: Record<string, unknown> = { type };
   for (const [key, field] of Object.entries(value)) {
     if (key === "type") continue;
@@ -50,7 +60,9 @@ function checkTurnDetection(value: unknown, param: string): { value: unknown } |
       if (typeof field !== "boolean") return problem(`${param}.${key} must be a boolean`);
       out[key] = field;
     } else if (type === "semantic_vad" && key === "eagerness") {
-      if (!["low", "medium", "high", "auto"].includes(field as string)) return problem(`${param}.eagerness must be low, medium, high or auto`);
+      if (!["low", "medium", "high", "auto"].includes(field as string)) {
+        return problem(`${param}.eagerness must be low, medium, high or auto`);
+      }
       out[key] = field;
     } else if (type === "server_vad" && key in vadBounds) {
       const [min, max] = vadBounds[key];
@@ -98,7 +110,9 @@ export function filterSessionUpdate(
     const param = `session.${key}`;
     switch (key) {
       case "type":
-        if (value !== "realtime") problems.push({ code: "field_not_allowed", param, message: "session.type must be \"realtime\"." });
+        if (value !== "realtime") {
+          problems.push({ code: "field_not_allowed", param, message: 'session.type must be "realtime".' });
+        }
         break;
       case "voice": // beta
         setVoice(value, param);
@@ -120,8 +134,9 @@ export function filterSessionUpdate(
             const fieldParam = `${param}.${direction}.${name}`;
             if (direction === "output" && name === "voice") setVoice(field, fieldParam);
             else if (direction === "input" && name === "turn_detection") setTurnDetection(field, fieldParam);
-            else if (direction === "output" && name === "speed") openable("speed", field, fieldParam, (v) => (output.speed = v));
-            else if (direction === "input" && name === "transcription") {
+            else if (direction === "output" && name === "speed") {
+              openable("speed", field, fieldParam, (v) => (output.speed = v));
+            } else if (direction === "input" && name === "transcription") {
               openable("transcription", field, fieldParam, (v) => (input.transcription = v));
             } else refuse(fieldParam);
           }

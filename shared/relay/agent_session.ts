@@ -4,29 +4,8 @@
  *
  * @module
  */
+import { isRealtimeVoice, type RealtimeVoice } from "../protocol/voices.ts";
 import type { AgentRecord } from "../storage/store.ts";
-
-/** The voices the Realtime API offers (the first eight clients offered, plus the GA two). */
-export const REALTIME_VOICES = [
-  "alloy",
-  "ash",
-  "ballad",
-  "coral",
-  "echo",
-  "sage",
-  "shimmer",
-  "verse",
-  "marin",
-  "cedar",
-] as const;
-
-/** One of {@link REALTIME_VOICES}. */
-export type RealtimeVoice = typeof REALTIME_VOICES[number];
-
-/** True when `value` names a Realtime voice. */
-export function isRealtimeVoice(value: unknown): value is RealtimeVoice {
-  return typeof value === "string" && (REALTIME_VOICES as readonly string[]).includes(value);
-}
 
 /** What the relay configures when the agent leaves a setting open. */
 export interface SessionDefaults {

@@ -21,7 +21,11 @@ Deno.test("items use the GA content types per role", () => {
     { role: "user", content: "hi", createdAt: at(0) },
     { role: "assistant", content: "hello", createdAt: at(1) },
   ], "resume").map((e) => JSON.parse(e));
-  assert.deepEqual(user.item, { type: "message", role: "user", content: [{ type: "input_text", text: "hi" }] });
+  assert.deepEqual(user.item, {
+    type: "message",
+    role: "user",
+    content: [{ type: "input_text", text: "hi" }],
+  });
   assert.equal(assistant.item.content[0].type, "output_text");
   assert.equal(assistant.event_id, "resume_1");
 });

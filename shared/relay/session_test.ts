@@ -236,7 +236,11 @@ Deno.test("a planned end waits for the pause between turns: after the response, 
   upstream.onMessage('{"type":"response.done","response":{"id":"r1"}}');
   await new Promise((r) => setTimeout(r, 0));
   assert.deepEqual([...fired], ["pause"]);
-  assert.equal(JSON.parse(h.client.sent.at(-1) as string).type, "response.done", "the turn's end reached the client first");
+  assert.equal(
+    JSON.parse(h.client.sent.at(-1) as string).type,
+    "response.done",
+    "the turn's end reached the client first",
+  );
   h.session.atNextPause(() => fired.push("now"));
   await new Promise((r) => setTimeout(r, 0));
   assert.deepEqual(fired, ["pause", "now"]);

@@ -7,21 +7,11 @@
  * @module
  */
 import { z } from "zod";
+import { REALTIME_VOICES } from "../protocol/voices.ts";
 import { type ApiError, apiError, errorFromZod } from "./api_error.ts";
 
 /** The ten voices of the GA API. */
-export const voices = [
-  "alloy",
-  "ash",
-  "ballad",
-  "coral",
-  "echo",
-  "sage",
-  "shimmer",
-  "verse",
-  "marin",
-  "cedar",
-] as const;
+export const voices = REALTIME_VOICES;
 
 /** Client event types of the GA API, in the order the API lists them in its errors. */
 export const clientEventTypes = [

@@ -15,7 +15,8 @@ import { selectHistory } from "../relay/resume.ts";
 import { TranscriptRecorder, type TranscriptWrite, writeTranscript } from "./transcript.ts";
 import { costUsd, type RealtimePrices } from "./usage.ts";
 import { isUuid } from "./uuid.ts";
-import type { WriteQueue } from "./write_queue.ts";
+import { WriteQueue } from "./write_queue.ts";
+import type { RelayConfig } from "../config.ts";
 
 /** What is left of a user's daily quota when a session starts; null fields mean no limit. */
 export interface QuotaLeft {
@@ -116,7 +117,11 @@ export class SessionPersistence {
       if (agentId !== undefined) {
         agent = isUuid(agentId) ? await store.findAgentForUser(agentId, userId) : null;
         if (!agent) {
-          return { ok: false, code: FORBIDDEN_CLOSE_CODE, reason: "Agent not found or not available to this user" };
+          return {
+            ok: false,
+            code: FORBIDDEN_CLOSE_CODE,
+            reason: "Agent not found or not available to this user",
+          };
         }
       }
       if (conversationId !== undefined) {
@@ -161,10 +166,20 @@ export class SessionPersistence {
         };
       }
       if (conversationId === undefined) {
-        return { ok: true, agent, conversationId: crypto.randomUUID(), conversationCreated: true, quota, history: [] };
+        return {
+          ok: true,
+          agent,
+          conversationId: crypto.randomUUID(),
+          conversationCreated: true,
+          quota,
+          history: [],
+        };
       }
       const history = limits.resumeTokenBudget > 0
-        ? selectHistory(await store.recentMessages(conversationId, limits.resumeMaxMessages), limits.resumeTokenBudget)
+        ? selectHistory(
+          await store.recentMessages(conversationId, limits.resumeMaxMessages),
+          limits.resumeTokenBudget,
+        )
         : [];
       return { ok: true, agent, conversationId, conversationCreated: false, quota, history };
     } catch (error) {
@@ -247,11 +262,20 @@ export class SessionPersistence {
                 ttlSeconds: limits.leaseSeconds,
               }).then((lease) => {
                 if (lease.acquired) return;
-                log.warn("lease_lost", { session: info.sessionId, user: info.userId, limit: `MAX_SESSIONS_PER_USER=${limits.maxSessionsPerUser}` });
-                session.close(LIMIT_CLOSE_CODE, `Too many concurrent sessions (${limits.maxSessionsPerUser} allowed)`);
+                log.warn("lease_lost", {
+                  session: info.sessionId,
+                  user: info.userId,
+                  limit: `MAX_SESSIONS_PER_USER=${limits.maxSessionsPerUser}`,
+                });
+                session.close(
+                  LIMIT_CLOSE_CODE,
+                  `Too many concurrent sessions (${limits.maxSessionsPerUser} allowed)`,
+                );
               });
             })
-            .catch((error) => log.warn("lease_renew_failed", { session: info.sessionId, detail: String(error) }));
+            .catch((error) =>
+              log.warn("lease_renew_failed", { session: info.sessionId, detail: String(error) })
+            );
         }, Math.max(1000, (limits.leaseSeconds * 1000) / 3)));
       },
       onUpstreamEvent: (session: RelaySession, type: string | undefined, text: string) => {
@@ -285,4 +309,50 @@ export class SessionPersistence {
       },
     };
   }
+}
+
+/** Log fields from a queue callback's info object (strings and numbers only; errors by message). */
+function logFields(info: object): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (const [key, value] of Object.entries(info)) {
+    out[key] = typeof value === "number" ? value : value instanceof Error ? value.message : String(value);
+  }
+  return out;
+}
+
+/** Builds the write queue and the persistence for `store` from the relay's configuration. */
+export function createSessionPersistence(
+  config: RelayConfig,
+  store: ConversationStore,
+  log: Logger,
+  adapter: RuntimeAdapter,
+): SessionPersistence {
+  const queue = new WriteQueue({
+    maxPending: config.storage.maxPendingWrites,
+    onDrop: (info) =>
+      log.error("storage_queue_full", {
+        detail: "the database is not keeping up or is down; new transcript writes are being refused",
+        limit: `STORAGE_MAX_PENDING_WRITES=${info.maxPending}`,
+        dropped: info.dropped,
+      }),
+    onRetry: (info) => log.warn("storage_retry", logFields(info)),
+    onFailure: (info) => log.error("storage_write_failed", logFields(info)),
+  });
+  return new SessionPersistence({
+    store,
+    queue,
+    log,
+    adapter,
+    prices: config.prices,
+    flushAfterSessionMs: 30_000,
+    limits: {
+      maxSessionsPerUser: config.guard.maxSessionsPerUser,
+      leaseSeconds: config.guard.sessionLeaseSeconds,
+      dailySeconds: config.guard.dailySecondsPerUser,
+      dailyUsd: config.guard.dailyUsdPerUser,
+      instanceId: config.instanceId,
+      resumeTokenBudget: config.guard.resumeTokenBudget,
+      resumeMaxMessages: config.guard.resumeMaxMessages,
+    },
+  });
 }

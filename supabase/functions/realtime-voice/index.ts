@@ -10,9 +10,8 @@ import { createRelayApp } from "../../../shared/app.ts";
 import { createJwtVerifier } from "../../../shared/auth/jwt.ts";
 import { ConfigError, loadConfig, secretValues } from "../../../shared/config.ts";
 import { createLogger } from "../../../shared/observability/log.ts";
-import { SessionPersistence } from "../../../shared/storage/session_persistence.ts";
+import { createSessionPersistence } from "../../../shared/storage/session_persistence.ts";
 import { createSupabaseStore } from "../../../shared/storage/supabase_store.ts";
-import { WriteQueue } from "../../../shared/storage/write_queue.ts";
 import { createEdgeAdapter } from "./adapter.ts";
 
 async function start(): Promise<void> {
@@ -49,34 +48,8 @@ async function start(): Promise<void> {
     secrets: secretValues(config),
     base: { runtime: adapter.runtime, instance: config.instanceId },
   });
-  const verifyToken = createJwtVerifier({
-    supabaseUrl: config.auth.supabaseUrl,
-    jwtSecret: config.auth.jwtSecret,
-    anonKey: config.auth.anonKey,
-    issuer: config.auth.issuer,
-  });
-  const queue = new WriteQueue({
-    maxPending: config.storage.maxPendingWrites,
-    onDrop: (info) =>
-      log.error("storage_queue_full", { limit: `STORAGE_MAX_PENDING_WRITES=${info.maxPending}` }),
-  });
-  const persistence = new SessionPersistence({
-    store,
-    queue,
-    log,
-    adapter,
-    prices: config.prices,
-    flushAfterSessionMs: 30_000,
-    limits: {
-      maxSessionsPerUser: config.guard.maxSessionsPerUser,
-      leaseSeconds: config.guard.sessionLeaseSeconds,
-      dailySeconds: config.guard.dailySecondsPerUser,
-      dailyUsd: config.guard.dailyUsdPerUser,
-      instanceId: config.instanceId,
-      resumeTokenBudget: config.guard.resumeTokenBudget,
-      resumeMaxMessages: config.guard.resumeMaxMessages,
-    },
-  });
+  const verifyToken = createJwtVerifier(config.auth);
+  const persistence = createSessionPersistence(config, store, log, adapter);
   const { app } = createRelayApp({
     config,
     adapter,
