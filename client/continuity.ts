@@ -1,7 +1,7 @@
 /**
  * How the client carries a conversation across sessions (README, "Continuity"): what to do when a
  * socket closes, given what the relay announced before closing it. Pure, so the policy is tested on its
- * own; {@link VoiceClient} applies it.
+ * own; `VoiceClient` applies it.
  *
  * - The relay announced the end (`relay.session_ending` with `retry: true`, or `relay.draining`): the
  *   close that follows (1000 or 1012) means "reconnect now", with no backoff on the first attempt

@@ -6,6 +6,9 @@
  * utterance 1 → reply 1 (1.2 s, played to the end before the loop comes round) → utterance 2 → reply 2
  * (15 s) → utterance 3 starts while reply 2 plays: barge-in.
  *
+ * The main relay stores into a throwaway PostgreSQL (a fixture the test queries while the relay runs),
+ * so the stored messages are checked mid-conversation and the reconnect resumes from them.
+ *
  * @module
  */
 import assert from "node:assert/strict";
@@ -14,6 +17,7 @@ import type { Page } from "playwright-core";
 import { createRealtimeSimulator, type ScriptedTurn } from "../shared/simulator/realtime_simulator.ts";
 import { createDenoAdapter } from "./deno_adapter.ts";
 import { launchChromium, type OutputTap, waitFor } from "./testing/chromium.ts";
+import { type DatabaseFixture, startDatabaseFixture, waitForRows } from "./testing/database_fixture.ts";
 import { startRelayProcess } from "./testing/relay_process.ts";
 import {
   envelopeCorrelation,
@@ -24,7 +28,7 @@ import {
   type SpokenSentence,
 } from "./testing/speech_audio.ts";
 import { type TappedConnection, UpstreamTap } from "./testing/upstream_tap.ts";
-import { mintLocalToken } from "./token.ts";
+import { LOCAL_DEV_USER, mintLocalToken } from "./token.ts";
 
 const sentence = "What is the weather like on Mars?";
 const openaiKey = "sk-browser-test-0123456789abcdef";
@@ -42,9 +46,19 @@ const script: ScriptedTurn[] = [
 /** Level (RMS) above which a 10 ms window counts as speech: about -40 dBFS, far above the fake device's silence. */
 const speechThreshold = 0.01;
 
+/** The relay's `relay.conversation` notice, which starts every session. */
+interface ConversationNotice {
+  conversation_id: string;
+  created: boolean;
+  resumed_turns: number;
+  session_id: string;
+}
+
 /** What the page's client reported, recorded in the page. */
 interface PageRecord {
   states: string[];
+  /** Every `relay.conversation` notice, one per session. */
+  conversations: ConversationNotice[];
   interruptions: Array<{ itemId: string; audioEndMs: number; receivedMs: number }>;
   /** The output in the second after the interruption (polled every 25 ms by the page). */
   afterInterruption?: {
@@ -73,6 +87,7 @@ async function recordClient(page: Page): Promise<void> {
     };
     const record: PageRecord = {
       states: [],
+      conversations: [],
       interruptions: [],
       errors: [],
       maxInputLevel: 0,
@@ -82,6 +97,9 @@ async function recordClient(page: Page): Promise<void> {
     const client = scope.voiceDemo.client;
     client.on("state", (state: string) => record.states.push(state));
     client.on("error", (error: { message: string }) => record.errors.push(error.message));
+    client.on("server_event", (event: { type: string }) => {
+      if (event.type === "relay.conversation") record.conversations.push(event as never);
+    });
     client.on("level", (level: { input: number; output: number }) => {
       record.maxInputLevel = Math.max(record.maxInputLevel, level.input);
       record.maxOutputLevel = Math.max(record.maxOutputLevel, level.output);
@@ -195,15 +213,27 @@ function firstCompleteSpan(spans: Array<{ startMs: number; endMs: number }>, tot
 }
 
 Deno.test({
-  name:
-    "demo page in headless Chromium: spoken turn, reply, barge-in, reconnect, refusal, one-click local mode",
+  name: "demo page in headless Chromium: spoken turn, reply, stored messages, barge-in, reconnect with the " +
+    "conversation, refusal, one-click local mode",
   // Missing Chromium fails the test with what to install; skipping is explicit, never silent.
   ignore: Deno.env.get("SKIP_BROWSER_TESTS") === "1",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "demo-browser-" });
-    const spoken: SpokenSentence = await speakSentence(dir, sentence, { leadSeconds: 0.8, tailSeconds: 3.5 });
+    const prepared = await Promise.allSettled([
+      speakSentence(dir, sentence, { leadSeconds: 0.8, tailSeconds: 3.5 }),
+      startDatabaseFixture("postgres"),
+    ]);
+    if (prepared[0].status === "rejected" || prepared[1].status === "rejected") {
+      if (prepared[1].status === "fulfilled") await prepared[1].value.close();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      throw prepared[0].status === "rejected"
+        ? prepared[0].reason
+        : (prepared[1] as PromiseRejectedResult).reason;
+    }
+    const spoken: SpokenSentence = prepared[0].value;
+    const database: DatabaseFixture = prepared[1].value;
     const tap = new UpstreamTap();
     const simulator = createRealtimeSimulator({
       adapter: tap.wrap(createDenoAdapter({ idleTimeoutSeconds: 30 })),
@@ -217,6 +247,7 @@ Deno.test({
       OPENAI_REALTIME_URL: `ws://127.0.0.1:${simServer.addr.port}/v1/realtime`,
       // Local auth (no SUPABASE_*): the test mints the user's token with the relay's own secret.
       RELAY_DATA_DIR: `${dir}/relay-data`,
+      ...database.relayEnv,
     };
     // A second simulator that is not paced: the whole reply arrives at once, as OpenAI's audio arrives
     // faster than real time. Its relay has its own data directory (one relay per directory).
@@ -235,7 +266,7 @@ Deno.test({
       ...relayEnv,
       OPENAI_REALTIME_URL: `ws://127.0.0.1:${fastSimServer.addr.port}/v1/realtime`,
       RELAY_DATA_DIR: `${dir}/fast-relay-data`,
-      RELAY_STORAGE: "none", // nothing here is about storage; PGlite's start-up costs seconds of CPU
+      RELAY_STORAGE: "none", // nothing here is about storage
     };
     // The embedded defaults: no environment but a fresh data directory.
     const localEnv = { RELAY_DATA_DIR: `${dir}/local-data` };
@@ -389,6 +420,25 @@ Deno.test({
         assert.ok(record.maxOutputLevel > 0.1, `output level ${record.maxOutputLevel}`);
       });
 
+      await t.step("the database holds both messages, filed under the page's conversation", async () => {
+        const rows = await waitForRows<{ role: string; content: string; input_method: string }>(
+          database.admin,
+          `select role, content, metadata->>'input_method' as input_method from chat_messages_v2
+            where conversation_id = $1 order by created_at`,
+          [conversationId],
+          (rows) => rows.length >= 2,
+        );
+        assert.deepEqual(rows.slice(0, 2), [
+          { role: "user", content: sentence, input_method: "realtime_voice" },
+          { role: "assistant", content: script[0].assistantTranscript, input_method: "realtime_voice" },
+        ]);
+        const [owner] = await database.admin.query<{ user_id: string }>(
+          "select user_id::text as user_id from conversations where id = $1",
+          [conversationId],
+        );
+        assert.equal(owner?.user_id, LOCAL_DEV_USER, "the conversation belongs to the token's user");
+      });
+
       await t.step(
         "barge-in: speech during the reply stops playback and truncates to what was heard",
         async () => {
@@ -421,14 +471,30 @@ Deno.test({
         },
       );
 
-      await t.step("the page reconnects after the upstream drops", async () => {
+      await t.step("the page reconnects after the upstream drops and the conversation resumes", async () => {
         const before = tap.connections.length;
         simulator.closeAll();
-        await waitFor("a new upstream connection", () => tap.connections.length > before);
+        const resumed = await waitFor("a new upstream connection", () => tap.connections[before]);
         await waitFor("listening again", async () => (await stateOf(page)) === "listening");
         const record = await pageRecord(page);
         assert.ok(record.states.includes("reconnecting"), `states ${record.states}`);
         assert.ok(record.errors.some((m) => /Reconnecting/.test(m)), `errors ${record.errors}`);
+        // The client sent the relay's conversation id by itself; the relay replayed the stored turns.
+        // (The first session's notice may precede the recorder, which is hooked on after the click.)
+        const notice = record.conversations.at(-1);
+        assert.ok(notice, "the new session's relay.conversation notice");
+        assert.equal(notice.conversation_id, conversationId);
+        assert.equal(notice.created, false);
+        assert.ok(notice.resumed_turns >= 2, `resumed_turns ${notice.resumed_turns}`);
+        const seeded = resumed.clientEvents.filter((e) =>
+          e.type === "conversation.item.create"
+        ) as unknown as Array<{ item: { role: string; content: Array<{ text?: string }> } }>;
+        assert.equal(seeded.length, notice.resumed_turns);
+        assert.deepEqual(
+          seeded.slice(0, 2).map((e) => [e.item.role, e.item.content[0].text]),
+          [["user", sentence], ["assistant", script[0].assistantTranscript]],
+          "the new upstream session starts with the conversation so far",
+        );
       });
 
       await t.step("the microphone toggle mutes and unmutes; Disconnect closes", async () => {
@@ -522,6 +588,7 @@ Deno.test({
       fastSimulator.closeAll();
       await simServer.shutdown();
       await fastSimServer.shutdown();
+      await database.close();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },

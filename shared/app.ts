@@ -227,6 +227,8 @@ export function createRelayApp(options: RelayAppOptions): RelayApp {
             conversation_id: identity.conversationId,
             created: admission.conversationCreated,
             resumed_turns: admission.history.length,
+            // Without storage the id cannot be used to resume: reconnect without it.
+            resumable: options.persistence !== undefined,
             session_id: identity.sessionId,
             agent_id: identity.agentId,
           }));

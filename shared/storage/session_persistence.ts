@@ -304,7 +304,11 @@ export class SessionPersistence {
             usage,
             costUsd: costUsd(usage, this.options.prices),
           }), "session_end");
-        queue.push(key, () => store.releaseSessionLease(info.sessionId), "release_lease");
+        // Released at once (not behind the transcript writes) so that a client reconnecting right away
+        // finds its slot free; through the queue only if the database is away.
+        store.releaseSessionLease(info.sessionId).catch(() =>
+          queue.push(key, () => store.releaseSessionLease(info.sessionId), "release_lease")
+        );
         adapter.keepAlive(queue.flush(this.options.flushAfterSessionMs));
       },
     };
