@@ -82,6 +82,8 @@ Deno.test("judgeRun passes only complete, lossless runs within the p99 bound", (
   const partial = run("deno", { rtt: [0.5, 2], connect: 2 });
   partial.load.connected = 190;
   assert.match(judgeRun(partial, 20).verdict, /10 sessions did not connect/);
+  partial.load.failures = { no_session_created: 10 };
+  assert.match(judgeRun(partial, 20).verdict, /sessions failed: 10 no_session_created/);
 });
 
 Deno.test("checkTargets compares the relays with no relay against issue 7's numbers", () => {
@@ -109,6 +111,27 @@ Deno.test("a session that never received session.created fails the 0-lost target
   const [lost] = checkTargets([run("none", { rtt: [0.4, 2.0], connect: 0.7 }), deno]);
   assert.equal(lost.met, false);
   assert.match(lost.detail, /4 sessions never received session\.created/);
+});
+
+Deno.test("sessions the capacity search lost count against the 0-lost target", () => {
+  const none = run("none", { rtt: [0.4, 2.0], connect: 0.7 });
+  const deno = run("deno", { rtt: [0.6, 2.5], connect: 3, cpuUs: 18 });
+  const at400 = run("deno", { rtt: [0.8, 5], connect: 9, cpuUs: 18, sessions: 400 });
+  at400.load.failures = { no_session_created: 4 };
+  const search = {
+    deno: {
+      tried: [searchStep(deno, 20), searchStep(at400, 20)],
+      largestPassing: 200,
+      hitCeiling: false,
+      loadBound: false,
+      rssSlopeKbPerSession: null,
+      stoppedByTimeBudget: false,
+    },
+  };
+  assert.equal(checkTargets([none, deno])[0].met, true, "the main run alone lost nothing");
+  const [lost] = checkTargets([none, deno], search);
+  assert.equal(lost.met, false);
+  assert.match(lost.detail, /at 400 sessions: 0 frames lost, 4 sessions never received session\.created/);
 });
 
 Deno.test("rssSlope fits memory per session across search steps", () => {

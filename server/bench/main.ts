@@ -239,7 +239,7 @@ export async function runBench(
     },
     runs,
     search,
-    checks: checkTargets(runs),
+    checks: checkTargets(runs, search),
   };
 }
 

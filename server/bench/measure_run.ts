@@ -176,14 +176,18 @@ async function loadTarget(
   let rssIdleKb = 0;
   let rssLoadedKb = 0;
   loadgen.onLine((line) => {
-    if (line === '{"event":"probe_start"}') probeStart = sample();
-    else if (line === '{"event":"probe_end"}') {
-      probeEnd = sample();
-      if (relay) rssIdleKb = readProcessRssKb(relay.pid);
-    } else if (line === '{"event":"steady_start"}') start = sample();
-    else if (line.startsWith('{"event":"steady_end"')) {
-      end = sample();
-      if (relay) rssLoadedKb = readProcessRssKb(relay.pid);
+    try {
+      if (line === '{"event":"probe_start"}') probeStart = sample();
+      else if (line === '{"event":"probe_end"}') {
+        probeEnd = sample();
+        if (relay) rssIdleKb = readProcessRssKb(relay.pid);
+      } else if (line === '{"event":"steady_start"}') start = sample();
+      else if (line.startsWith('{"event":"steady_end"')) {
+        end = sample();
+        if (relay) rssLoadedKb = readProcessRssKb(relay.pid);
+      }
+    } catch {
+      // A process that exited has no /proc entry; the checks after the run report it.
     }
   });
   const deadlineMs = probeBudgetMs + plan.rampMs + plan.connectTimeoutMs + plan.warmupMs +

@@ -21,6 +21,10 @@ type Message = { role: string; content: string; item_id: string };
 const messagesQuery =
   "select role, content, item_id from chat_messages_v2 where conversation_id = $1 order by created_at, role desc";
 
+/** Progress lines when RELAY_TEST_VERBOSE is set (the relays' own logs are printed then too). */
+const trace = (...args: unknown[]) => {
+  if (Deno.env.get("RELAY_TEST_VERBOSE")) console.log("[scale]", ...args);
+};
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The instance id on the `voice_sessions` row of `sessionId` (written when the session starts). */
@@ -96,9 +100,10 @@ Deno.test({
         protocols: ["realtime", `jwt-${token}`],
         ca,
       });
-      assert.ok(client.opened, `the upgrade through nginx failed: ${JSON.stringify(await client.closed)}`);
+      if (!client.opened) assert.fail(`the upgrade through nginx failed: ${JSON.stringify(await client.closed)}`);
       assert.equal(client.protocol, "realtime");
       const notice = await client.waitFor("relay.conversation");
+      trace("connected", notice);
       assert.equal(notice.created, true);
       const conversationId = String(notice.conversation_id);
       await client.waitFor("session.created");
@@ -108,6 +113,7 @@ Deno.test({
         const turn = await speakTurn(client, conversationId, seen);
         assert.ok(turn, `turn ${i + 1} did not complete`);
         before.push(turn);
+        trace("turn", turn);
       }
       const servedBy = await servingInstance(cluster, String(notice.session_id));
       const victim = cluster.instances.find((slot) => cluster.instanceId(slot) === servedBy)!;
@@ -120,6 +126,7 @@ Deno.test({
       let started = 0;
       await client.waitFor("input_audio_buffer.speech_started", 15_000, () => ++started === 3);
       const upstreamsBefore = cluster.simulator.connections.length;
+      trace("killing", servedBy);
       await victim.process!.stop("SIGKILL");
       const cut = await client.closed;
       assert.equal(cut.code, 1006, `nginx drops the client when its instance dies: ${JSON.stringify(cut)}`);
@@ -129,8 +136,9 @@ Deno.test({
         `${cluster.nginx.wssBase}/v1/realtime?conversation_id=${conversationId}&token=${token}`,
         { protocols: ["realtime"], ca },
       );
-      assert.ok(again.opened, `the reconnect through nginx failed: ${JSON.stringify(await again.closed)}`);
+      if (!again.opened) assert.fail(`the reconnect through nginx failed: ${JSON.stringify(await again.closed)}`);
       const resumed = await again.waitFor("relay.conversation");
+      trace("resumed", resumed);
       assert.equal(resumed.conversation_id, conversationId);
       assert.equal(resumed.created, false);
       assert.equal(await servingInstance(cluster, String(resumed.session_id)), cluster.instanceId(survivor));
@@ -172,16 +180,48 @@ interface Worker {
   conversationId: string | undefined;
   completed: CompletedTurn[];
   seen: SeenItems;
-  sessions: Array<
-    { sessionId: string; created: boolean; startedInPhase: Phase; draining?: ServerEvent; close?: WssClose }
-  >;
+  sessions: Session[];
   /** Connection attempts that did not get a session (draining instance, nginx 429/502…). */
   refusals: WssClose[];
+  /** The socket of the current session (for the failure report). */
+  current: WssClient | undefined;
   /** Set when the loop ended; the error if it failed. */
   finished?: { error?: unknown };
 }
 
+interface Session {
+  /** Every event the session's socket received. */
+  events: ServerEvent[];
+  sessionId: string;
+  created: boolean;
+  startedInPhase: Phase;
+  draining?: ServerEvent;
+  close?: WssClose;
+}
+
 type Phase = "steady" | "a-down" | "a-back" | "b-down";
+
+/** True when the last turn event in `events` (up to `end`) leaves an answer under way. */
+function answering(events: ServerEvent[], end = events.length): boolean {
+  for (let i = end - 1; i >= 0; i--) {
+    const type = events[i].type;
+    if (type === "response.done") return false;
+    if (type === "response.created" || type === "input_audio_buffer.committed") return true;
+  }
+  return false;
+}
+
+/** What each client was doing, printed when the test fails (the relays' logs need RELAY_TEST_VERBOSE). */
+function report(workers: Worker[]): string {
+  return workers.map((w) => {
+    const sessions = w.sessions.map((s) =>
+      `${s.startedInPhase}${s.created ? "+" : ""}${s.draining ? " drained" : ""} ${s.close ? s.close.code : "open"}`
+    );
+    const tail = w.current?.events.slice(-8).map((e) => e.type).join(" ") ?? "";
+    return `client ${w.index}: ${w.completed.length} turns; sessions [${sessions.join(", ")}]; ` +
+      `${w.refusals.length} refused; last events: ${tail}`;
+  }).join("\n");
+}
 
 Deno.test({
   name: "rolling restart under steady load: every completed turn is stored exactly once",
@@ -189,9 +229,11 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const cluster = await startRelayCluster({
-      script: numberedScript(40),
+      // Answers stream in real time (600 ms), so a drain can land in the middle of one.
+      script: numberedScript(40, 600),
+      realtimePacing: true,
       env: {
-        DRAIN_SECONDS: "10",
+        DRAIN_SECONDS: "5",
         // Every test client is 127.0.0.1 behind nginx and reconnects several times within a minute;
         // these limits have their own tests (server/limits_test.ts, nginx_test.ts).
         CONNECT_ATTEMPTS_PER_MINUTE_PER_IP: "100000",
@@ -211,6 +253,7 @@ Deno.test({
           protocols: ["realtime", `jwt-${token}`],
           ca,
         });
+        worker.current = client;
         let notice: ServerEvent;
         try {
           if (!client.opened) throw new Error("handshake refused");
@@ -225,7 +268,8 @@ Deno.test({
         backoffMs = 100;
         worker.conversationId ??= String(notice.conversation_id);
         assert.equal(notice.conversation_id, worker.conversationId);
-        const session: Worker["sessions"][number] = {
+        const session: Session = {
+          events: client.events,
           sessionId: String(notice.session_id),
           created: notice.created === true,
           startedInPhase: phase,
@@ -242,97 +286,99 @@ Deno.test({
           break;
         }
         // Draining: the relay closes the session at its next pause between turns.
-        const timer = setTimeout(
-          () => client.close(4000, "the relay did not close the drained session"),
-          20_000,
-        );
+        const timer = setTimeout(() => client.close(4000, "the relay did not close the drained session"), 20_000);
         session.close = await client.closed;
         clearTimeout(timer);
         await sleep(Number(session.draining?.retry_after_ms ?? 250));
       }
     };
 
-    /** Waits (bounded) until every worker has completed `more` turns beyond `marks`. */
+    /** Waits (bounded) until every worker has completed `more` turns beyond what it had. */
     const progress = async (more: number, label: string) => {
       const marks = workers.map((w) => w.completed.length);
       for (let i = 0; i < 600; i++) {
         if (workers.every((w, j) => w.completed.length >= marks[j] + more)) return;
         const failed = workers.find((w) => w.finished);
-        if (failed) {
-          throw new Error(`client ${failed.index} stopped during ${label}: ${failed.finished?.error}`);
-        }
+        if (failed) throw new Error(`client ${failed.index} stopped during ${label}: ${failed.finished?.error}`);
         await sleep(100);
       }
-      throw new Error(
-        `${label}: not every client completed ${more} more turns: ${
-          workers.map((w) => w.completed.length).join(",")
-        }`,
-      );
+      throw new Error(`${label}: not every client completed ${more} more turns`);
+    };
+
+    /** Waits (bounded) until at least two clients are in the middle of an answer: the moment to SIGTERM. */
+    const midAnswer = async () => {
+      for (let i = 0; i < 1000; i++) {
+        if (workers.filter((w) => w.current && answering(w.current.events)).length >= 2) return;
+        await sleep(5);
+      }
     };
 
     const loops: Promise<void>[] = [];
     try {
-      for (let index = 0; index < 6; index++) {
-        const token = await cluster.userToken(`88888888-0000-4000-8000-00000000000${index}`);
-        const worker: Worker = {
-          index,
-          conversationId: undefined,
-          completed: [],
-          seen: { ids: new Set() },
-          sessions: [],
-          refusals: [],
-        };
-        workers.push(worker);
-        loops.push(
-          run(worker, token).then(
-            () => void (worker.finished = {}),
-            (error) => void (worker.finished = { error }),
-          ),
-        );
+      try {
+        for (let index = 0; index < 6; index++) {
+          const token = await cluster.userToken(`88888888-0000-4000-8000-00000000000${index}`);
+          const worker: Worker = {
+            index,
+            conversationId: undefined,
+            completed: [],
+            seen: { ids: new Set() },
+            sessions: [],
+            refusals: [],
+            current: undefined,
+          };
+          workers.push(worker);
+          loops.push(
+            run(worker, token).then(
+              () => void (worker.finished = {}),
+              (error) => void (worker.finished = { error }),
+            ),
+          );
+        }
+        await progress(2, "steady load");
+        const [slotA, slotB] = cluster.instances as [InstanceSlot, InstanceSlot];
+
+        await midAnswer();
+        phase = "a-down";
+        trace("SIGTERM a");
+        assert.equal(await slotA.process!.stop("SIGTERM"), 0, "instance a drained and exited 0");
+        await progress(2, "after a stopped");
+        trace("restarting a");
+        await cluster.start(slotA);
+        phase = "a-back";
+
+        await progress(1, "a back");
+        await midAnswer();
+        phase = "b-down";
+        trace("SIGTERM b");
+        assert.equal(await slotB.process!.stop("SIGTERM"), 0, "instance b drained and exited 0");
+        await progress(2, "after b stopped");
+      } finally {
+        stopping = true;
+        await Promise.all(loops);
       }
-      await progress(2, "steady load");
-      const [slotA, slotB] = cluster.instances as [InstanceSlot, InstanceSlot];
 
-      phase = "a-down";
-      assert.equal(await slotA.process!.stop("SIGTERM"), 0, "instance a drained and exited 0");
-      await progress(2, "after a stopped");
-      await cluster.start(slotA);
-      phase = "a-back";
-
-      phase = "b-down";
-      assert.equal(await slotB.process!.stop("SIGTERM"), 0, "instance b drained and exited 0");
-      await progress(2, "after b stopped");
-    } finally {
-      stopping = true;
-      await Promise.all(loops);
-    }
-    try {
+      let drainedMidAnswer = 0;
       for (const worker of workers) {
         assert.deepEqual(worker.finished, {}, `client ${worker.index} loop failed`);
         assert.ok(worker.conversationId);
         const [first, ...rest] = worker.sessions;
         assert.equal(first.created, true);
-        assert.ok(
-          rest.length >= 1,
-          `client ${worker.index} was moved at least once (it was on b when b stopped)`,
-        );
-        for (const session of rest) {
-          assert.equal(session.created, false, "a reconnect resumes the conversation");
-        }
-        // Every session but the one the test closed at the end was drained: told first, then closed 1012.
+        assert.ok(rest.length >= 1, `client ${worker.index} was moved at least once (it was on b when b stopped)`);
+        for (const session of rest) assert.equal(session.created, false, "a reconnect resumes the conversation");
+        // Every session but the one the test closed at the end was drained: told first, then closed 1012
+        // between turns: an answer under way when the notice came was finished first.
         for (const session of worker.sessions.slice(0, -1)) {
           assert.ok(session.draining, `client ${worker.index}: session ended without relay.draining`);
           assert.equal(typeof session.draining.retry_after_ms, "number");
           assert.equal(session.close?.code, 1012, `client ${worker.index}: drained session closed with 1012`);
+          assert.equal(answering(session.events), false, `client ${worker.index}: closed in the middle of an answer`);
+          if (answering(session.events, session.events.indexOf(session.draining))) drainedMidAnswer++;
         }
         for (const session of worker.sessions) {
           const instance = await servingInstance(cluster, session.sessionId);
-          if (session.startedInPhase === "a-down") {
-            assert.equal(instance, "b", "with a down, nginx sends everyone to b");
-          }
-          if (session.startedInPhase === "b-down") {
-            assert.equal(instance, "a-2", "with b down, nginx sends everyone to a");
-          }
+          if (session.startedInPhase === "a-down") assert.equal(instance, "b", "with a down, nginx sends everyone to b");
+          if (session.startedInPhase === "b-down") assert.equal(instance, "a-2", "with b down, nginx sends everyone to a");
         }
         await assertTurnsStoredOnce(cluster, worker.conversationId, worker.completed, worker.seen);
         const closes = await cluster.database.admin.query<{ id: string; close_code: number | null }>(
@@ -343,26 +389,26 @@ Deno.test({
           assert.equal(closes.find((row) => row.id === session.sessionId)?.close_code, 1012);
         }
       }
+      assert.ok(drainedMidAnswer >= 1, "some drain notice arrived in the middle of an answer (SIGTERM was sent then)");
       // Each resumed session's upstream got the conversation's history right after the session.update.
+      const sessions = workers.flatMap((w) => w.sessions);
       const accepted = cluster.simulator.connections.filter((c) => c.refusal === null);
-      const resumedSessions = workers.flatMap((w) => w.sessions).filter((s) => !s.created).length;
       const seeded = accepted.filter((c) => {
         const opening = upstreamOpening(c);
         return opening[0]?.type === "session.update" && opening[1]?.type === "conversation.item.create";
       });
-      assert.equal(accepted.length, workers.flatMap((w) => w.sessions).length);
-      assert.equal(seeded.length, resumedSessions, "every resumed session, and only those, was seeded");
+      assert.equal(accepted.length, sessions.length, "one upstream session per relay session");
+      assert.equal(seeded.length, sessions.filter((s) => !s.created).length, "every resumed session, and only those, was seeded");
       const refusals = workers.flatMap((w) => w.refusals);
       console.log(
-        `rolling restart: ${workers.map((w) => w.completed.length).join("+")} turns, ` +
-          `${
-            workers.map((w) => w.sessions.length).join("+")
-          } sessions, ${refusals.length} refused attempts ` +
-          `(${
-            [...new Set(refusals.map((r) => r.httpStatus ? `HTTP ${r.httpStatus}` : `${r.code} ${r.reason}`))]
-              .join("; ")
-          })`,
+        `rolling restart: ${workers.map((w) => w.completed.length).join("+")} turns in ${sessions.length} sessions ` +
+          `(${drainedMidAnswer} drained in the middle of an answer, which was finished first); ` +
+          `${refusals.length} connection attempts refused on the way (` +
+          `${[...new Set(refusals.map((r) => r.httpStatus ? `HTTP ${r.httpStatus}` : `${r.code} ${r.reason}`))].join("; ")})`,
       );
+    } catch (error) {
+      console.error(`rolling restart failed; the clients:\n${report(workers)}`);
+      throw error;
     } finally {
       await cluster.close();
     }

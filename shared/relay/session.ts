@@ -88,6 +88,8 @@ export class RelaySession {
   private client: RelaySocket | undefined;
   private upstream: RelaySocket | undefined;
   private readonly pending: FrameData[] = [];
+  /** Upstream frames that arrived before the client socket finished opening (the dial overlaps the upgrade). */
+  private readonly pendingToClient: FrameData[] = [];
   private pendingBytes = 0;
   private clientAlive = true;
   private upstreamAlive = true;
@@ -189,8 +191,13 @@ export class RelaySession {
 
   private onClientOpen(socket: RelaySocket): void {
     this.client = socket;
-    if (this.relayClose) socket.close(this.relayClose.code, this.relayClose.reason);
-    else this.hooks.onClientOpen?.(this);
+    if (this.relayClose) {
+      socket.close(this.relayClose.code, this.relayClose.reason);
+      return;
+    }
+    this.hooks.onClientOpen?.(this);
+    const early = this.pendingToClient.splice(0);
+    for (const frame of early) this.onUpstreamMessage(frame);
   }
 
   private onClientMessage(data: FrameData): void {
@@ -289,7 +296,14 @@ export class RelaySession {
   private onUpstreamMessage(data: FrameData): void {
     this.upstreamAlive = true;
     const client = this.client;
-    if (!client || !client.isOpen) return;
+    if (!client) {
+      // Deno opens the server socket a tick after the upgrade; the upstream may already be talking.
+      if (this.phase !== "closed" && this.pendingToClient.length < this.services.config.limits.upstreamQueueMaxMessages) {
+        this.pendingToClient.push(data);
+      }
+      return;
+    }
+    if (!client.isOpen) return;
     let type: string | undefined;
     if (typeof data === "string") {
       type = sniffEventType(data);
@@ -434,6 +448,7 @@ export class RelaySession {
     clearTimeout(this.dialTimer);
     clearTimeout(this.answerDueTimer);
     this.pending.length = 0;
+    this.pendingToClient.length = 0;
     const end: SessionEnd = {
       clientCode: code,
       clientReason: reason,

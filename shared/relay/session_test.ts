@@ -247,3 +247,38 @@ Deno.test("a planned end waits for the pause between turns: after the response, 
   h.session.close(1000, "done");
   await h.session.finished;
 });
+
+Deno.test("upstream frames that arrive before the client socket opens are delivered once it opens", async () => {
+  const config = loadConfig({});
+  let upstreamHandlers: SocketHandlers | undefined;
+  const adapter: RuntimeAdapter = {
+    runtime: "deno",
+    upstreamAuth: "header",
+    upgradeWebSocket: () => new Response(null),
+    dialWebSocket: (_request, handlers) => (upstreamHandlers = handlers),
+    keepAlive() {},
+    now: Date.now,
+  };
+  const session = new RelaySession(
+    {
+      sessionId: "s2",
+      userId: "u1",
+      carrier: "header",
+      model: "gpt-realtime",
+      clientAddress: undefined,
+      agentId: null,
+      conversationId: "c1",
+      voice: "alloy",
+    },
+    { url: "ws://upstream/", protocols: [], headers: {} },
+    { config, adapter, log: createLogger({ level: "error", secrets: [], write: () => {} }), metrics: createRelayMetrics(() => 0) },
+  );
+  session.start();
+  upstreamHandlers!.onOpen(new FakeSocket(upstreamHandlers), "");
+  upstreamHandlers!.onMessage('{"type":"session.created","session":{}}');
+  const client = new FakeSocket(session.clientHandlers);
+  session.clientHandlers.onOpen(client, "realtime");
+  assert.deepEqual(client.sentEvents().map((e) => e.type), ["session.created"]);
+  session.close(1000, "done");
+  await session.finished;
+});

@@ -142,39 +142,41 @@ async function run(command: string, args: string[]): Promise<{ code: number; out
   return { code: result.code, output: decoder.decode(result.stdout) + decoder.decode(result.stderr) };
 }
 
-/** A self-signed certificate for {@link placeholderDomain} and 127.0.0.1, valid for a day. */
+/** A throwaway certificate for {@link placeholderDomain} and 127.0.0.1, issued by a throwaway CA. */
 export interface TestCertificate {
+  /** The server certificate followed by the CA (what certbot's fullchain.pem holds). */
   certificatePath: string;
   keyPath: string;
-  /** The certificate in PEM: clients trust it as their only CA. */
+  /** The CA certificate in PEM: clients trust it as their only CA. */
   pem: string;
 }
 
-/** Makes a throwaway certificate with openssl (EC P-256, SANs for the domain and 127.0.0.1). */
-export async function selfSignedCertificate(dir: string): Promise<TestCertificate> {
-  const certificatePath = join(dir, "fullchain.pem");
-  const keyPath = join(dir, "privkey.pem");
-  const { code, output } = await run("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-days",
-    "1",
-    "-subj",
-    `/CN=${placeholderDomain}`,
-    "-addext",
-    `subjectAltName=DNS:${placeholderDomain},IP:127.0.0.1`,
-    "-keyout",
-    keyPath,
-    "-out",
-    certificatePath,
+async function openssl(args: string[]): Promise<void> {
+  const { code, output } = await run("openssl", args);
+  if (code !== 0) throw new Error(`openssl ${args[0]} failed (exit ${code}):\n${output}`);
+}
+
+/**
+ * Makes a CA and a server certificate it signs (EC P-256, a day long, SANs for the domain and
+ * 127.0.0.1). A CA of its own because rustls, rightly, refuses a CA certificate as a server's.
+ */
+export async function testCertificate(dir: string): Promise<TestCertificate> {
+  const path = (name: string) => join(dir, name);
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  await openssl(["req", "-x509", ...ec, "-days", "1", "-subj", "/CN=relay test CA", "-keyout", path("ca.key"), "-out", path("ca.pem")]);
+  await openssl(["req", ...ec, "-subj", `/CN=${placeholderDomain}`, "-keyout", path("privkey.pem"), "-out", path("server.csr")]);
+  await writeFile(
+    path("server.ext"),
+    `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n` +
+      `subjectAltName=DNS:${placeholderDomain},IP:127.0.0.1\n`,
+  );
+  await openssl([
+    "x509", "-req", "-in", path("server.csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"), "-CAcreateserial",
+    "-days", "1", "-extfile", path("server.ext"), "-out", path("cert.pem"),
   ]);
-  if (code !== 0) throw new Error(`openssl could not make a test certificate (exit ${code}):\n${output}`);
-  return { certificatePath, keyPath, pem: await readFile(certificatePath, "utf8") };
+  const ca = await readFile(path("ca.pem"), "utf8");
+  await writeFile(path("fullchain.pem"), (await readFile(path("cert.pem"), "utf8")) + ca);
+  return { certificatePath: path("fullchain.pem"), keyPath: path("privkey.pem"), pem: ca };
 }
 
 /** The nginx binary: on PATH or Debian's /usr/sbin/nginx. */
@@ -210,7 +212,7 @@ export async function prepareNginx(relayPorts: number[]): Promise<PreparedNginx>
   const acmeWebroot = join(prefix, "acme");
   await mkdir(logDir);
   await mkdir(join(acmeWebroot, ".well-known", "acme-challenge"), { recursive: true });
-  const certificate = await selfSignedCertificate(prefix);
+  const certificate = await testCertificate(prefix);
   const site: SiteRendering = {
     relayPorts,
     httpsPort: await freePort(),
@@ -254,7 +256,7 @@ export interface NginxProcess extends PreparedNginx {
   accessLog(): Promise<string>;
   /** The site's error log so far (plus nginx's main error log). */
   errorLog(): Promise<string>;
-  /** Stops nginx (SIGTERM: fast shutdown) and waits for it to exit. */
+  /** Stops nginx (SIGTERM: fast shutdown), waits for it to exit, and removes its prefix. */
   stop(): Promise<void>;
 }
 
@@ -308,6 +310,7 @@ export async function startNginx(prepared: PreparedNginx): Promise<NginxProcess>
             }
             await status;
             await stderr;
+            await Deno.remove(prepared.prefix, { recursive: true }).catch(() => {});
           },
         };
       }

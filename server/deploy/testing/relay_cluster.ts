@@ -51,14 +51,16 @@ export interface RelayClusterOptions {
   env?: Record<string, string>;
   /** Start only the first instance; the second upstream port stays closed (a dead instance). */
   onlyFirst?: boolean;
+  /** Stream assistant audio in real time, so answers take as long as they sound; default false. */
+  realtimePacing?: boolean;
 }
 
 /** Distinct transcripts, so a test can tell turns apart within one upstream connection. */
-export function numberedScript(turns: number): ScriptedTurn[] {
+export function numberedScript(turns: number, assistantAudioMs = 300): ScriptedTurn[] {
   return Array.from({ length: turns }, (_, i) => ({
     userTranscript: `user says ${i + 1}`,
     assistantTranscript: `assistant answers ${i + 1}`,
-    assistantAudioMs: 300,
+    assistantAudioMs,
   }));
 }
 
@@ -69,6 +71,7 @@ export async function startRelayCluster(options: RelayClusterOptions = {}): Prom
     adapter: createDenoAdapter({ idleTimeoutSeconds: 30 }),
     apiKeys: [openaiKey],
     script: options.script ?? numberedScript(20),
+    realtimePacing: options.realtimePacing ?? false,
     maxRecordedConnections: 1000,
   });
   const simServer = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, simulator.app.fetch);

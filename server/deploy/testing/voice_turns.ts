@@ -40,9 +40,17 @@ export interface SeenItems {
 type Item = { id?: string; content?: Array<{ transcript?: string; text?: string }> };
 
 /**
- * Speaks one turn and waits for its `response.done`. Returns the completed turn, or undefined when the
- * socket closed first (the turn is then not counted as completed). Every item id seen on the way is
- * added to `seen`.
+ * Audio a turn sends (speech plus silence) is 1.3 s; spreading turns at least this far apart keeps a
+ * client at 1.3 s of audio per second, under the relay's default MAX_AUDIO_RATE (2 s per second), as a
+ * real microphone would.
+ */
+export const minTurnSpacingMs = 1000;
+
+/**
+ * Speaks one turn and waits for its `response.done`, then paces itself ({@link minTurnSpacingMs}).
+ * Returns the completed turn, or undefined when the socket closed first (the turn is then not counted
+ * as completed). Every item id seen on the way is added to `seen`. An `error` event during the turn
+ * fails it at once (a refused append would otherwise leave the turn hanging).
  */
 export async function speakTurn(
   client: WssClient,
@@ -50,37 +58,46 @@ export async function speakTurn(
   seen: SeenItems,
   timeoutMs = 20_000,
 ): Promise<CompletedTurn | undefined> {
+  const startedAt = Date.now();
   const committedBefore = client.count("input_audio_buffer.committed");
   const doneBefore = client.count("response.done");
+  let unsubscribe = () => {};
+  const failure = new Promise<never>((_, reject) => {
+    unsubscribe = client.subscribe((e) => {
+      if (e.type === "error") reject(new Error(`error event during the turn: ${JSON.stringify(e.error)}`));
+    });
+  });
+  failure.catch(() => {});
+  const orFail = <T>(wait: Promise<T>) => Promise.race([wait, failure]);
   client.send({ type: "input_audio_buffer.append", audio: speechAudio });
   client.send({ type: "input_audio_buffer.append", audio: silenceAudio });
   let nth = 0;
+  let turn: CompletedTurn | undefined;
   try {
-    const committed = await client.waitFor(
-      "input_audio_buffer.committed",
-      timeoutMs,
-      () => ++nth > committedBefore,
+    const committed = await orFail(
+      client.waitFor("input_audio_buffer.committed", timeoutMs, () => ++nth > committedBefore),
     );
     const userItemId = String(committed.item_id);
     seen.ids.add(userItemId);
-    const transcription = await client.waitFor(
+    const transcription = await orFail(client.waitFor(
       "conversation.item.input_audio_transcription.completed",
       timeoutMs,
       (e) => e.item_id === userItemId,
-    );
+    ));
     let doneSeen = 0;
-    const done = await client.waitFor("response.done", timeoutMs, () => ++doneSeen > doneBefore);
+    const done = await orFail(client.waitFor("response.done", timeoutMs, () => ++doneSeen > doneBefore));
     const response = done.response as { status?: string; output?: Item[] };
     const item = response.output?.[0];
     if (item?.id) seen.ids.add(item.id);
-    if (response.status !== "completed" || !item?.id) return undefined;
-    return {
-      conversationId,
-      userItemId,
-      userTranscript: String(transcription.transcript),
-      assistantItemId: item.id,
-      assistantTranscript: item.content?.[0]?.transcript ?? item.content?.[0]?.text ?? "",
-    };
+    if (response.status === "completed" && item?.id) {
+      turn = {
+        conversationId,
+        userItemId,
+        userTranscript: String(transcription.transcript),
+        assistantItemId: item.id,
+        assistantTranscript: item.content?.[0]?.transcript ?? item.content?.[0]?.text ?? "",
+      };
+    }
   } catch (error) {
     // Any user item committed or assistant item started before the socket went away may have been
     // stored (an interrupted answer is stored with what was said).
@@ -93,5 +110,10 @@ export async function speakTurn(
     }
     if (client.isOpen) throw error;
     return undefined;
+  } finally {
+    unsubscribe();
   }
+  const spacing = minTurnSpacingMs - (Date.now() - startedAt);
+  if (spacing > 0) await new Promise((resolve) => setTimeout(resolve, spacing));
+  return turn;
 }

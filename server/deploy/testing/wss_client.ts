@@ -34,6 +34,7 @@ export class WssClient {
   readonly closed: Promise<WssClose>;
   private resolveClosed!: (info: WssClose) => void;
   private waiters: Array<{ match: (e: ServerEvent) => boolean; resolve: (e: ServerEvent) => void }> = [];
+  private listeners = new Set<(event: ServerEvent) => void>();
   private finished = false;
   /** True once the upgrade succeeded. */
   opened = false;
@@ -61,6 +62,7 @@ export class WssClient {
       if (isBinary) return;
       const event = JSON.parse(data.toString()) as ServerEvent;
       client.events.push(event);
+      for (const listener of client.listeners) listener(event);
       client.waiters = client.waiters.filter((w) => {
         if (!w.match(event)) return true;
         w.resolve(event);
@@ -96,6 +98,12 @@ export class WssClient {
   /** Sends an object as JSON (dropped if the socket is no longer open: the relay closed it). */
   send(event: Record<string, unknown>): void {
     if (this.isOpen) this.socket.send(JSON.stringify(event));
+  }
+
+  /** Calls `listener` with every event from now on; returns the unsubscribe. */
+  subscribe(listener: (event: ServerEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Events of `type` received so far. */
