@@ -115,22 +115,20 @@ export function createRelayApp(options: RelayAppOptions): RelayApp {
       });
       return refuse(c, protocol, CloseCode.tooManyRequests, "Too many connection attempts; slow down");
     }
-    if (registry.draining || !registry.reserve()) {
-      const reason = registry.draining ? "draining" : "capacity";
-      metrics.connectionsRefused.inc({ reason });
+    if (registry.draining) {
+      // A plain HTTP refusal, so a proxy in front (nginx `proxy_next_upstream`) retries the handshake on
+      // another instance within the same request instead of the client bouncing off this one.
+      metrics.connectionsRefused.inc({ reason: "draining" });
+      return c.text("Relay is draining; reconnect", 503, { "retry-after": "1" });
+    }
+    if (!registry.reserve()) {
+      metrics.connectionsRefused.inc({ reason: "capacity" });
       log.warn("connection_refused", {
-        reason,
+        reason: "capacity",
         active: registry.active,
         limit: `MAX_CONNECTIONS=${config.maxConnections}`,
       });
-      return refuse(
-        c,
-        protocol,
-        CloseCode.tryAgainLater,
-        registry.draining
-          ? "Relay is restarting; reconnect"
-          : `Relay at capacity (${config.maxConnections} sessions)`,
-      );
+      return refuse(c, protocol, CloseCode.tryAgainLater, `Relay at capacity (${config.maxConnections} sessions)`);
     }
     let upgraded = false;
     try {

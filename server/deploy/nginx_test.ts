@@ -57,7 +57,15 @@ Deno.test({
 
       // HTTP/1.1 only (no h2: WebSockets need HTTP/1.1 through nginx).
       const alpn = await new Deno.Command("openssl", {
-        args: ["s_client", "-connect", `127.0.0.1:${nginx.site.httpsPort}`, "-alpn", "h2,http/1.1", "-CAfile", join(nginx.prefix, "ca.pem")],
+        args: [
+          "s_client",
+          "-connect",
+          `127.0.0.1:${nginx.site.httpsPort}`,
+          "-alpn",
+          "h2,http/1.1",
+          "-CAfile",
+          join(nginx.prefix, "ca.pem"),
+        ],
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
@@ -84,10 +92,13 @@ Deno.test({
       }
       // An older client with its token in the query string.
       const queryToken = await cluster.userToken("99999999-0000-4000-8000-000000000003");
-      const older = await WssClient.connect(`${nginx.wssBase}/v1/realtime?model=gpt-realtime&token=${queryToken}`, {
-        protocols: ["realtime"],
-        ca,
-      });
+      const older = await WssClient.connect(
+        `${nginx.wssBase}/v1/realtime?model=gpt-realtime&token=${queryToken}`,
+        {
+          protocols: ["realtime"],
+          ca,
+        },
+      );
       open.push(older);
       assert.ok(older.opened);
       await older.waitFor("session.created");
@@ -95,8 +106,13 @@ Deno.test({
 
       const starts = live.process!.logs.filter((line) => line.includes('"event":"session_start"'));
       assert.equal(starts.length, 3);
-      for (const line of starts) assert.equal(JSON.parse(line).client, "127.0.0.1", "the relay saw nginx's client address");
-      assert.ok(!live.process!.logs.some((line) => line.includes("203.0.113.9")), "a forged address reached the relay");
+      for (const line of starts) {
+        assert.equal(JSON.parse(line).client, "127.0.0.1", "the relay saw nginx's client address");
+      }
+      assert.ok(
+        !live.process!.logs.some((line) => line.includes("203.0.113.9")),
+        "a forged address reached the relay",
+      );
 
       // New connections per client address: one after another (so only the rate counts, not the limit on
       // concurrent ones), far faster than 5 per second past the burst of 60: nginx answers 429.

@@ -66,7 +66,11 @@ async function assertTurnsStoredOnce(
     cluster.database.admin,
     messagesQuery,
     [conversationId],
-    (r) => turns.every((t) => r.some((m) => m.item_id === t.assistantItemId)) && r.length >= expected,
+    (r) =>
+      r.length >= expected &&
+      turns.every((t) =>
+        r.some((m) => m.item_id === t.userItemId) && r.some((m) => m.item_id === t.assistantItemId)
+      ),
   );
   for (const turn of turns) {
     const user = rows.filter((m) => m.item_id === turn.userItemId);
@@ -100,7 +104,9 @@ Deno.test({
         protocols: ["realtime", `jwt-${token}`],
         ca,
       });
-      if (!client.opened) assert.fail(`the upgrade through nginx failed: ${JSON.stringify(await client.closed)}`);
+      if (!client.opened) {
+        assert.fail(`the upgrade through nginx failed: ${JSON.stringify(await client.closed)}`);
+      }
       assert.equal(client.protocol, "realtime");
       const notice = await client.waitFor("relay.conversation");
       trace("connected", notice);
@@ -136,7 +142,9 @@ Deno.test({
         `${cluster.nginx.wssBase}/v1/realtime?conversation_id=${conversationId}&token=${token}`,
         { protocols: ["realtime"], ca },
       );
-      if (!again.opened) assert.fail(`the reconnect through nginx failed: ${JSON.stringify(await again.closed)}`);
+      if (!again.opened) {
+        assert.fail(`the reconnect through nginx failed: ${JSON.stringify(await again.closed)}`);
+      }
       const resumed = await again.waitFor("relay.conversation");
       trace("resumed", resumed);
       assert.equal(resumed.conversation_id, conversationId);
@@ -215,7 +223,9 @@ function answering(events: ServerEvent[], end = events.length): boolean {
 function report(workers: Worker[]): string {
   return workers.map((w) => {
     const sessions = w.sessions.map((s) =>
-      `${s.startedInPhase}${s.created ? "+" : ""}${s.draining ? " drained" : ""} ${s.close ? s.close.code : "open"}`
+      `${s.startedInPhase}${s.created ? "+" : ""}${s.draining ? " drained" : ""} ${
+        s.close ? s.close.code : "open"
+      }`
     );
     const tail = w.current?.events.slice(-8).map((e) => e.type).join(" ") ?? "";
     return `client ${w.index}: ${w.completed.length} turns; sessions [${sessions.join(", ")}]; ` +
@@ -286,7 +296,10 @@ Deno.test({
           break;
         }
         // Draining: the relay closes the session at its next pause between turns.
-        const timer = setTimeout(() => client.close(4000, "the relay did not close the drained session"), 20_000);
+        const timer = setTimeout(
+          () => client.close(4000, "the relay did not close the drained session"),
+          20_000,
+        );
         session.close = await client.closed;
         clearTimeout(timer);
         await sleep(Number(session.draining?.retry_after_ms ?? 250));
@@ -299,7 +312,9 @@ Deno.test({
       for (let i = 0; i < 600; i++) {
         if (workers.every((w, j) => w.completed.length >= marks[j] + more)) return;
         const failed = workers.find((w) => w.finished);
-        if (failed) throw new Error(`client ${failed.index} stopped during ${label}: ${failed.finished?.error}`);
+        if (failed) {
+          throw new Error(`client ${failed.index} stopped during ${label}: ${failed.finished?.error}`);
+        }
         await sleep(100);
       }
       throw new Error(`${label}: not every client completed ${more} more turns`);
@@ -364,21 +379,34 @@ Deno.test({
         assert.ok(worker.conversationId);
         const [first, ...rest] = worker.sessions;
         assert.equal(first.created, true);
-        assert.ok(rest.length >= 1, `client ${worker.index} was moved at least once (it was on b when b stopped)`);
-        for (const session of rest) assert.equal(session.created, false, "a reconnect resumes the conversation");
+        assert.ok(
+          rest.length >= 1,
+          `client ${worker.index} was moved at least once (it was on b when b stopped)`,
+        );
+        for (const session of rest) {
+          assert.equal(session.created, false, "a reconnect resumes the conversation");
+        }
         // Every session but the one the test closed at the end was drained: told first, then closed 1012
         // between turns: an answer under way when the notice came was finished first.
         for (const session of worker.sessions.slice(0, -1)) {
           assert.ok(session.draining, `client ${worker.index}: session ended without relay.draining`);
           assert.equal(typeof session.draining.retry_after_ms, "number");
           assert.equal(session.close?.code, 1012, `client ${worker.index}: drained session closed with 1012`);
-          assert.equal(answering(session.events), false, `client ${worker.index}: closed in the middle of an answer`);
+          assert.equal(
+            answering(session.events),
+            false,
+            `client ${worker.index}: closed in the middle of an answer`,
+          );
           if (answering(session.events, session.events.indexOf(session.draining))) drainedMidAnswer++;
         }
         for (const session of worker.sessions) {
           const instance = await servingInstance(cluster, session.sessionId);
-          if (session.startedInPhase === "a-down") assert.equal(instance, "b", "with a down, nginx sends everyone to b");
-          if (session.startedInPhase === "b-down") assert.equal(instance, "a-2", "with b down, nginx sends everyone to a");
+          if (session.startedInPhase === "a-down") {
+            assert.equal(instance, "b", "with a down, nginx sends everyone to b");
+          }
+          if (session.startedInPhase === "b-down") {
+            assert.equal(instance, "a-2", "with b down, nginx sends everyone to a");
+          }
         }
         await assertTurnsStoredOnce(cluster, worker.conversationId, worker.completed, worker.seen);
         const closes = await cluster.database.admin.query<{ id: string; close_code: number | null }>(
@@ -389,7 +417,10 @@ Deno.test({
           assert.equal(closes.find((row) => row.id === session.sessionId)?.close_code, 1012);
         }
       }
-      assert.ok(drainedMidAnswer >= 1, "some drain notice arrived in the middle of an answer (SIGTERM was sent then)");
+      assert.ok(
+        drainedMidAnswer >= 1,
+        "some drain notice arrived in the middle of an answer (SIGTERM was sent then)",
+      );
       // Each resumed session's upstream got the conversation's history right after the session.update.
       const sessions = workers.flatMap((w) => w.sessions);
       const accepted = cluster.simulator.connections.filter((c) => c.refusal === null);
@@ -398,13 +429,22 @@ Deno.test({
         return opening[0]?.type === "session.update" && opening[1]?.type === "conversation.item.create";
       });
       assert.equal(accepted.length, sessions.length, "one upstream session per relay session");
-      assert.equal(seeded.length, sessions.filter((s) => !s.created).length, "every resumed session, and only those, was seeded");
+      assert.equal(
+        seeded.length,
+        sessions.filter((s) => !s.created).length,
+        "every resumed session, and only those, was seeded",
+      );
       const refusals = workers.flatMap((w) => w.refusals);
       console.log(
-        `rolling restart: ${workers.map((w) => w.completed.length).join("+")} turns in ${sessions.length} sessions ` +
+        `rolling restart: ${
+          workers.map((w) => w.completed.length).join("+")
+        } turns in ${sessions.length} sessions ` +
           `(${drainedMidAnswer} drained in the middle of an answer, which was finished first); ` +
           `${refusals.length} connection attempts refused on the way (` +
-          `${[...new Set(refusals.map((r) => r.httpStatus ? `HTTP ${r.httpStatus}` : `${r.code} ${r.reason}`))].join("; ")})`,
+          `${
+            [...new Set(refusals.map((r) => r.httpStatus ? `HTTP ${r.httpStatus}` : `${r.code} ${r.reason}`))]
+              .join("; ")
+          })`,
       );
     } catch (error) {
       console.error(`rolling restart failed; the clients:\n${report(workers)}`);

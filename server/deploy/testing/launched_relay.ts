@@ -12,8 +12,12 @@ export interface LaunchedRelay {
   logs: string[];
   /** The port from the relay's `listening` log line. */
   port: number;
+  /** The relay's own process id (from its `listening` line): the launched process or one it started. */
+  relayPid: number;
   /** Sends `signal` to the launched process (the artifact's PID 1 / main process). */
   signal(signal: Deno.Signal): void;
+  /** SIGKILL to the launched process and to the relay (in case a wrapper left it behind). */
+  kill(): void;
   /** Resolves with the exit code once the process has exited and its output is read. */
   exited: Promise<number>;
 }
@@ -49,7 +53,11 @@ export function splitCommandLine(line: string): string[] {
  * Runs `argv` in `cwd` with exactly `env` and waits for the relay's `listening` line (30 s at most).
  * When `env` lacks PATH, the caller's is added (systemd and Docker both provide one).
  */
-export async function launchRelay(argv: string[], cwd: string, env: Record<string, string>): Promise<LaunchedRelay> {
+export async function launchRelay(
+  argv: string[],
+  cwd: string,
+  env: Record<string, string>,
+): Promise<LaunchedRelay> {
   const child = new Deno.Command(argv[0], {
     args: argv.slice(1),
     cwd,
@@ -60,9 +68,9 @@ export async function launchRelay(argv: string[], cwd: string, env: Record<strin
     stderr: "piped",
   }).spawn();
   const logs: string[] = [];
-  let listening: (port: number) => void;
+  let listening: (where: { port: number; pid: number }) => void;
   let failed: (error: Error) => void;
-  const portKnown = new Promise<number>((resolve, reject) => {
+  const portKnown = new Promise<{ port: number; pid: number }>((resolve, reject) => {
     listening = resolve;
     failed = reject;
   });
@@ -78,8 +86,8 @@ export async function launchRelay(argv: string[], cwd: string, env: Record<strin
         logs.push(line);
         if (Deno.env.get("RELAY_TEST_VERBOSE")) console.log(`[launched] ${line}`);
         if (line.includes('"event":"listening"')) {
-          const record = JSON.parse(line) as { port?: number; url?: string };
-          listening(record.port ?? Number(new URL(record.url!).port));
+          const record = JSON.parse(line) as { port?: number; url?: string; pid: number };
+          listening({ port: record.port ?? Number(new URL(record.url!).port), pid: record.pid });
         }
       }
     }
@@ -91,15 +99,27 @@ export async function launchRelay(argv: string[], cwd: string, env: Record<strin
     failed(new Error(`${argv.join(" ")} exited with ${status.code} before listening:\n${logs.join("\n")}`));
     return status.code;
   });
-  const timer = setTimeout(() => failed(new Error(`no "listening" within 30 s:\n${logs.join("\n")}`)), 30_000);
+  const timer = setTimeout(
+    () => failed(new Error(`no "listening" within 30 s:\n${logs.join("\n")}`)),
+    30_000,
+  );
   try {
-    const port = await portKnown;
+    const { port, pid } = await portKnown;
     return {
       logs,
       port,
+      relayPid: pid,
       signal(signal) {
         try {
           child.kill(signal);
+        } catch { /* already gone */ }
+      },
+      kill() {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* already gone */ }
+        try {
+          Deno.kill(pid, "SIGKILL");
         } catch { /* already gone */ }
       },
       exited,

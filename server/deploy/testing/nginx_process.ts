@@ -163,16 +163,50 @@ async function openssl(args: string[]): Promise<void> {
 export async function testCertificate(dir: string): Promise<TestCertificate> {
   const path = (name: string) => join(dir, name);
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await openssl(["req", "-x509", ...ec, "-days", "1", "-subj", "/CN=relay test CA", "-keyout", path("ca.key"), "-out", path("ca.pem")]);
-  await openssl(["req", ...ec, "-subj", `/CN=${placeholderDomain}`, "-keyout", path("privkey.pem"), "-out", path("server.csr")]);
+  await openssl([
+    "req",
+    "-x509",
+    ...ec,
+    "-days",
+    "1",
+    "-subj",
+    "/CN=relay test CA",
+    "-keyout",
+    path("ca.key"),
+    "-out",
+    path("ca.pem"),
+  ]);
+  await openssl([
+    "req",
+    ...ec,
+    "-subj",
+    `/CN=${placeholderDomain}`,
+    "-keyout",
+    path("privkey.pem"),
+    "-out",
+    path("server.csr"),
+  ]);
   await writeFile(
     path("server.ext"),
     `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n` +
       `subjectAltName=DNS:${placeholderDomain},IP:127.0.0.1\n`,
   );
   await openssl([
-    "x509", "-req", "-in", path("server.csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"), "-CAcreateserial",
-    "-days", "1", "-extfile", path("server.ext"), "-out", path("cert.pem"),
+    "x509",
+    "-req",
+    "-in",
+    path("server.csr"),
+    "-CA",
+    path("ca.pem"),
+    "-CAkey",
+    path("ca.key"),
+    "-CAcreateserial",
+    "-days",
+    "1",
+    "-extfile",
+    path("server.ext"),
+    "-out",
+    path("cert.pem"),
   ]);
   const ca = await readFile(path("ca.pem"), "utf8");
   await writeFile(path("fullchain.pem"), (await readFile(path("cert.pem"), "utf8")) + ca);

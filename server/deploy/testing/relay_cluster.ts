@@ -83,14 +83,17 @@ export async function startRelayCluster(options: RelayClusterOptions = {}): Prom
     ...options.env,
   };
   const instances: InstanceSlot[] = [];
+  const dataDirs: string[] = [];
   const instanceId = (slot: InstanceSlot) => slot.starts <= 1 ? slot.name : `${slot.name}-${slot.starts}`;
   const start = async (slot: InstanceSlot) => {
     slot.starts++;
+    const dataDir = await Deno.makeTempDir({ prefix: `relay-${slot.name}-` });
+    dataDirs.push(dataDir);
     slot.process = await startRelayProcess("deno", {
       ...baseEnv,
       PORT: String(slot.port),
       RELAY_INSTANCE_ID: instanceId(slot),
-      RELAY_DATA_DIR: await Deno.makeTempDir({ prefix: `relay-${slot.name}-` }),
+      RELAY_DATA_DIR: dataDir,
     });
     return slot.process;
   };
@@ -135,6 +138,7 @@ export async function startRelayCluster(options: RelayClusterOptions = {}): Prom
       simulator.closeAll();
       await simServer.shutdown();
       await database.close();
+      for (const dir of dataDirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
 }

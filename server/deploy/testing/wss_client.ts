@@ -124,17 +124,17 @@ export class WssClient {
     const seen = this.events.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout>;
+      const pending: { timer?: ReturnType<typeof setTimeout> } = {};
       const done = (e: ServerEvent) => {
-        clearTimeout(timer);
+        clearTimeout(pending.timer);
         resolve(e);
       };
       const fail = (why: string) => {
-        clearTimeout(timer);
+        clearTimeout(pending.timer);
         this.waiters = this.waiters.filter((w) => w.resolve !== done);
         reject(new Error(`${why} before ${type}; got: ${this.events.map((e) => e.type).join(", ")}`));
       };
-      timer = setTimeout(() => fail(`nothing within ${timeoutMs} ms`), timeoutMs);
+      pending.timer = setTimeout(() => fail(`nothing within ${timeoutMs} ms`), timeoutMs);
       this.waiters.push({ match, resolve: done });
       this.closed.then((info) => {
         if (this.waiters.some((w) => w.resolve === done)) fail(`closed (${info.code} ${info.reason})`);
