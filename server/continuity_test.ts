@@ -10,7 +10,7 @@ import { createDenoAdapter } from "./deno_adapter.ts";
 import { seedUser, startDatabaseFixture, waitForRows } from "./testing/database_fixture.ts";
 import { startRelayProcess } from "./testing/relay_process.ts";
 import { TestClient } from "./testing/test_client.ts";
-import { numberedScript, speakTurn, speechAudio } from "./testing/voice_turns.ts";
+import { numberedScript, speakTurn } from "./testing/voice_turns.ts";
 
 const jwtSecret = "continuity-test-secret-0123456789-abcdefghij";
 const openaiKey = "sk-continuity-test-0123456789";

@@ -128,7 +128,12 @@ export function createRelayApp(options: RelayAppOptions): RelayApp {
         active: registry.active,
         limit: `MAX_CONNECTIONS=${config.maxConnections}`,
       });
-      return refuse(c, protocol, CloseCode.tryAgainLater, `Relay at capacity (${config.maxConnections} sessions)`);
+      return refuse(
+        c,
+        protocol,
+        CloseCode.tryAgainLater,
+        `Relay at capacity (${config.maxConnections} sessions)`,
+      );
     }
     let upgraded = false;
     try {

@@ -298,7 +298,10 @@ export class RelaySession {
     const client = this.client;
     if (!client) {
       // Deno opens the server socket a tick after the upgrade; the upstream may already be talking.
-      if (this.phase !== "closed" && this.pendingToClient.length < this.services.config.limits.upstreamQueueMaxMessages) {
+      if (
+        this.phase !== "closed" &&
+        this.pendingToClient.length < this.services.config.limits.upstreamQueueMaxMessages
+      ) {
         this.pendingToClient.push(data);
       }
       return;

@@ -271,7 +271,12 @@ Deno.test("upstream frames that arrive before the client socket opens are delive
       voice: "alloy",
     },
     { url: "ws://upstream/", protocols: [], headers: {} },
-    { config, adapter, log: createLogger({ level: "error", secrets: [], write: () => {} }), metrics: createRelayMetrics(() => 0) },
+    {
+      config,
+      adapter,
+      log: createLogger({ level: "error", secrets: [], write: () => {} }),
+      metrics: createRelayMetrics(() => 0),
+    },
   );
   session.start();
   upstreamHandlers!.onOpen(new FakeSocket(upstreamHandlers), "");

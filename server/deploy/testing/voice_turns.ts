@@ -6,22 +6,9 @@
  * @module
  */
 import type { WssClient } from "./wss_client.ts";
+import { silenceAudio, speechAudio } from "../../testing/voice_turns.ts";
 
-function base64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]);
-  return btoa(binary);
-}
-
-/** 600 ms of a 300 Hz tone, PCM16 24 kHz, base64. */
-export const speechAudio: string = (() => {
-  const pcm = new Int16Array(24 * 600);
-  for (let i = 0; i < pcm.length; i++) pcm[i] = Math.round(Math.sin((2 * Math.PI * 300 * i) / 24000) * 9000);
-  return base64(new Uint8Array(pcm.buffer));
-})();
-
-/** 700 ms of silence, PCM16 24 kHz, base64: long enough for the simulator's VAD to end the turn. */
-export const silenceAudio: string = base64(new Uint8Array(24 * 700 * 2));
+export { silenceAudio, speechAudio };
 
 /** A turn whose `response.done` the client saw: both halves must be stored. */
 export interface CompletedTurn {
