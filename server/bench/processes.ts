@@ -5,6 +5,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { forEachLine } from "../testing/lines.ts";
 
 /** The repository root, where every child runs. */
 export const repoRoot: string = fileURLToPath(new URL("../../", import.meta.url));
@@ -99,18 +100,8 @@ export class Child {
     return code;
   }
 
-  private async pump(stream: ReadableStream<Uint8Array>): Promise<void> {
-    let buffered = "";
-    const decoder = new TextDecoder();
-    for await (const bytes of stream) {
-      buffered += decoder.decode(bytes, { stream: true });
-      let newline: number;
-      while ((newline = buffered.indexOf("\n")) >= 0) {
-        this.push(buffered.slice(0, newline));
-        buffered = buffered.slice(newline + 1);
-      }
-    }
-    if (buffered) this.push(buffered);
+  private pump(stream: ReadableStream<Uint8Array>): Promise<void> {
+    return forEachLine(stream, (line) => this.push(line));
   }
 
   private push(line: string): void {

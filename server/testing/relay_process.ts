@@ -5,6 +5,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { forEachLine } from "./lines.ts";
 
 /** The deployments the contract suite runs against. */
 export type RelayKind = "deno" | "node" | "edge" | "edge-deno-2.1";
@@ -87,26 +88,15 @@ export async function startRelayProcess(kind: RelayKind, env: Record<string, str
     resolvePort = resolve;
     rejectPort = reject;
   });
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    let buffered = "";
-    const decoder = new TextDecoder();
-    for await (const bytes of stream) {
-      buffered += decoder.decode(bytes, { stream: true });
-      let newline: number;
-      while ((newline = buffered.indexOf("\n")) >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        logs.push(line);
-        if (Deno.env.get("RELAY_TEST_VERBOSE")) console.log(`[${kind}] ${line}`);
-        if (line.includes('"event":"listening"')) {
-          const record = JSON.parse(line) as { port?: number; url?: string };
-          resolvePort(record.port ?? Number(new URL(record.url!).port));
-        }
-      }
+  const onLine = (line: string) => {
+    logs.push(line);
+    if (Deno.env.get("RELAY_TEST_VERBOSE")) console.log(`[${kind}] ${line}`);
+    if (line.includes('"event":"listening"')) {
+      const record = JSON.parse(line) as { port?: number; url?: string };
+      resolvePort(record.port ?? Number(new URL(record.url!).port));
     }
-    if (buffered) logs.push(buffered);
   };
-  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  const pumps = Promise.all([forEachLine(child.stdout, onLine), forEachLine(child.stderr, onLine)]);
   const exited = child.status.then((status) => {
     rejectPort(new Error(`relay ${kind} exited with ${status.code} before listening:\n${logs.join("\n")}`));
     return status.code;

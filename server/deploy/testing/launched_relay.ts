@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { forEachLine } from "../../testing/lines.ts";
 
 /** A relay started from an artifact's command line. */
 export interface LaunchedRelay {
@@ -74,26 +75,15 @@ export async function launchRelay(
     listening = resolve;
     failed = reject;
   });
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    let buffered = "";
-    const decoder = new TextDecoder();
-    for await (const bytes of stream) {
-      buffered += decoder.decode(bytes, { stream: true });
-      let newline: number;
-      while ((newline = buffered.indexOf("\n")) >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        logs.push(line);
-        if (Deno.env.get("RELAY_TEST_VERBOSE")) console.log(`[launched] ${line}`);
-        if (line.includes('"event":"listening"')) {
-          const record = JSON.parse(line) as { port?: number; url?: string; pid: number };
-          listening({ port: record.port ?? Number(new URL(record.url!).port), pid: record.pid });
-        }
-      }
+  const onLine = (line: string) => {
+    logs.push(line);
+    if (Deno.env.get("RELAY_TEST_VERBOSE")) console.log(`[launched] ${line}`);
+    if (line.includes('"event":"listening"')) {
+      const record = JSON.parse(line) as { port?: number; url?: string; pid: number };
+      listening({ port: record.port ?? Number(new URL(record.url!).port), pid: record.pid });
     }
-    if (buffered) logs.push(buffered);
   };
-  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  const pumps = Promise.all([forEachLine(child.stdout, onLine), forEachLine(child.stderr, onLine)]);
   const exited = child.status.then(async (status) => {
     await pumps;
     failed(new Error(`${argv.join(" ")} exited with ${status.code} before listening:\n${logs.join("\n")}`));
