@@ -2,11 +2,10 @@
  * Continuity on real relay processes: a conversation resumed with its earlier turns after a reconnect,
  * and a drain that lets every session finish its turn before it is moved (1012).
  */
+import { startSimulatorServer } from "./testing/simulator_server.ts";
 import assert from "node:assert/strict";
 import { signHs256Jwt } from "../shared/auth/jwt.ts";
 import { supabaseUserClaims } from "../shared/auth/test_keys.ts";
-import { createRealtimeSimulator } from "../shared/simulator/realtime_simulator.ts";
-import { createDenoAdapter } from "./deno_adapter.ts";
 import { seedUser, startDatabaseFixture, waitForRows } from "./testing/database_fixture.ts";
 import { startRelayProcess } from "./testing/relay_process.ts";
 import { TestClient } from "./testing/test_client.ts";
@@ -25,15 +24,13 @@ Deno.test({
   async fn() {
     const database = await startDatabaseFixture("postgres");
     await seedUser(database.admin, userId);
-    const simulator = createRealtimeSimulator({
-      adapter: createDenoAdapter({ idleTimeoutSeconds: 30 }),
+    const { simulator, url: simulatorUrl, close: closeSimulator } = startSimulatorServer({
       apiKeys: [openaiKey],
       script,
     });
-    const simServer = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, simulator.app.fetch);
     const relay = await startRelayProcess("deno", {
       OPENAI_API_KEY: openaiKey,
-      OPENAI_REALTIME_URL: `ws://127.0.0.1:${simServer.addr.port}/v1/realtime`,
+      OPENAI_REALTIME_URL: simulatorUrl,
       SUPABASE_JWT_SECRET: jwtSecret,
       RELAY_DATA_DIR: await Deno.makeTempDir(),
       ...database.relayEnv,
@@ -106,8 +103,7 @@ Deno.test({
       );
     } finally {
       await relay.stop();
-      simulator.closeAll();
-      await simServer.shutdown();
+      await closeSimulator();
       await database.close();
     }
   },
@@ -121,8 +117,7 @@ Deno.test({
   async fn() {
     const database = await startDatabaseFixture("postgres");
     await seedUser(database.admin, userId);
-    const simulator = createRealtimeSimulator({
-      adapter: createDenoAdapter({ idleTimeoutSeconds: 30 }),
+    const { url: simulatorUrl, close: closeSimulator } = startSimulatorServer({
       apiKeys: [openaiKey],
       realtimePacing: true,
       script: [{
@@ -131,11 +126,10 @@ Deno.test({
         assistantAudioMs: 1500,
       }],
     });
-    const simServer = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, simulator.app.fetch);
     for (const kind of ["deno", "node"] as const) {
       const relay = await startRelayProcess(kind, {
         OPENAI_API_KEY: openaiKey,
-        OPENAI_REALTIME_URL: `ws://127.0.0.1:${simServer.addr.port}/v1/realtime`,
+        OPENAI_REALTIME_URL: simulatorUrl,
         SUPABASE_JWT_SECRET: jwtSecret,
         RELAY_DATA_DIR: await Deno.makeTempDir(),
         DRAIN_SECONDS: "10",
@@ -174,8 +168,7 @@ Deno.test({
         if (!stopped) await relay.stop();
       }
     }
-    simulator.closeAll();
-    await simServer.shutdown();
+    await closeSimulator();
     await database.close();
   },
 });

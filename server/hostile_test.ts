@@ -2,11 +2,10 @@
  * Hostile clients against a real relay process: a fuzzing client beside streaming sessions, a client
  * trying to take over the agent's prompt, and logs checked for secrets and audio.
  */
+import { startSimulatorServer } from "./testing/simulator_server.ts";
 import assert from "node:assert/strict";
 import { signHs256Jwt } from "../shared/auth/jwt.ts";
 import { supabaseUserClaims } from "../shared/auth/test_keys.ts";
-import { createRealtimeSimulator } from "../shared/simulator/realtime_simulator.ts";
-import { createDenoAdapter } from "./deno_adapter.ts";
 import { startRelayProcess } from "./testing/relay_process.ts";
 import { TestClient } from "./testing/test_client.ts";
 
@@ -54,15 +53,13 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const simulator = createRealtimeSimulator({
-      adapter: createDenoAdapter({ idleTimeoutSeconds: 30 }),
+    const { simulator, url: simulatorUrl, close: closeSimulator } = startSimulatorServer({
       apiKeys: [openaiKey],
       maxRecordedEvents: 20_000,
     });
-    const simServer = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, simulator.app.fetch);
     const relay = await startRelayProcess("deno", {
       OPENAI_API_KEY: openaiKey,
-      OPENAI_REALTIME_URL: `ws://127.0.0.1:${simServer.addr.port}/v1/realtime`,
+      OPENAI_REALTIME_URL: simulatorUrl,
       SUPABASE_JWT_SECRET: jwtSecret,
       SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
       RELAY_STORAGE: "none",
@@ -171,8 +168,7 @@ Deno.test({
       );
     } finally {
       await relay.stop();
-      simulator.closeAll();
-      await simServer.shutdown();
+      await closeSimulator();
     }
     const secretsSeen = relay.logs.filter((l) =>
       l.includes(openaiKey) || l.includes(serviceRoleKey) || l.includes(jwtSecret)
@@ -187,14 +183,12 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const simulator = createRealtimeSimulator({
-      adapter: createDenoAdapter({ idleTimeoutSeconds: 30 }),
+    const { simulator, url: simulatorUrl, close: closeSimulator } = startSimulatorServer({
       apiKeys: [openaiKey],
     });
-    const simServer = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, simulator.app.fetch);
     const relay = await startRelayProcess("node", {
       OPENAI_API_KEY: openaiKey,
-      OPENAI_REALTIME_URL: `ws://127.0.0.1:${simServer.addr.port}/v1/realtime`,
+      OPENAI_REALTIME_URL: simulatorUrl,
       SUPABASE_JWT_SECRET: jwtSecret,
       SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
       RELAY_STORAGE: "none",
@@ -274,8 +268,7 @@ Deno.test({
       }
     } finally {
       await relay.stop();
-      simulator.closeAll();
-      await simServer.shutdown();
+      await closeSimulator();
     }
   },
 });

@@ -3,12 +3,11 @@
  * instances (and a crashed instance's leases expiring), the daily quota at connect and mid-session,
  * the session length cap with its warning, allowed origins, and connection attempts.
  */
+import { startSimulatorServer } from "./testing/simulator_server.ts";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
 import { signHs256Jwt } from "../shared/auth/jwt.ts";
 import { supabaseUserClaims } from "../shared/auth/test_keys.ts";
-import { createRealtimeSimulator } from "../shared/simulator/realtime_simulator.ts";
-import { createDenoAdapter } from "./deno_adapter.ts";
 import { seedUser, startDatabaseFixture } from "./testing/database_fixture.ts";
 import { startRelayProcess } from "./testing/relay_process.ts";
 import { TestClient } from "./testing/test_client.ts";
@@ -22,15 +21,13 @@ Deno.test({
   sanitizeResources: false,
   async fn(t) {
     const database = await startDatabaseFixture("postgres");
-    const simulator = createRealtimeSimulator({
-      adapter: createDenoAdapter({ idleTimeoutSeconds: 30 }),
+    const { url: simulatorUrl, close: closeSimulator } = startSimulatorServer({
       apiKeys: [openaiKey],
       script: [{ userTranscript: "hi", assistantTranscript: "a long answer", assistantAudioMs: 3000 }],
     });
-    const simServer = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, simulator.app.fetch);
     const baseEnv = {
       OPENAI_API_KEY: openaiKey,
-      OPENAI_REALTIME_URL: `ws://127.0.0.1:${simServer.addr.port}/v1/realtime`,
+      OPENAI_REALTIME_URL: simulatorUrl,
       SUPABASE_JWT_SECRET: jwtSecret,
       ...database.relayEnv,
     };
@@ -173,8 +170,7 @@ Deno.test({
       });
     } finally {
       for (const relay of relays) await relay.stop().catch(() => 0);
-      simulator.closeAll();
-      await simServer.shutdown();
+      await closeSimulator();
       await database.close();
     }
   },

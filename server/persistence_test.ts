@@ -2,12 +2,11 @@
  * Nothing lost: transcripts survive a database outage mid-conversation, a SIGTERM mid-turn, and a
  * restart of the zero-config relay. Real relay processes, a real PostgreSQL, real sockets.
  */
+import { startSimulatorServer } from "./testing/simulator_server.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { signHs256Jwt } from "../shared/auth/jwt.ts";
 import { supabaseUserClaims } from "../shared/auth/test_keys.ts";
-import { createRealtimeSimulator } from "../shared/simulator/realtime_simulator.ts";
-import { createDenoAdapter } from "./deno_adapter.ts";
 import { openPgliteStore } from "./storage/pglite_store.ts";
 import { seedUser, startDatabaseFixture, waitForRows } from "./testing/database_fixture.ts";
 import { startRelayProcess } from "./testing/relay_process.ts";
@@ -30,15 +29,13 @@ Deno.test({
   async fn() {
     const database = await startDatabaseFixture("postgres");
     await seedUser(database.admin, userId);
-    const simulator = createRealtimeSimulator({
-      adapter: createDenoAdapter({ idleTimeoutSeconds: 30 }),
+    const { url: simulatorUrl, close: closeSimulator } = startSimulatorServer({
       apiKeys: [openaiKey],
       script: numberedScript(4),
     });
-    const simServer = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, simulator.app.fetch);
     const relay = await startRelayProcess("deno", {
       OPENAI_API_KEY: openaiKey,
-      OPENAI_REALTIME_URL: `ws://127.0.0.1:${simServer.addr.port}/v1/realtime`,
+      OPENAI_REALTIME_URL: simulatorUrl,
       SUPABASE_JWT_SECRET: jwtSecret,
       RELAY_DATA_DIR: await Deno.makeTempDir(),
       ...database.relayEnv,
@@ -94,8 +91,7 @@ Deno.test({
       assert.ok(relay.logs.some((l) => l.includes('"event":"storage_retry"')));
     } finally {
       await relay.stop();
-      simulator.closeAll();
-      await simServer.shutdown();
+      await closeSimulator();
       await database.close();
     }
   },
@@ -108,17 +104,15 @@ Deno.test({
   async fn() {
     const database = await startDatabaseFixture("postgres");
     await seedUser(database.admin, userId);
-    const simulator = createRealtimeSimulator({
-      adapter: createDenoAdapter({ idleTimeoutSeconds: 30 }),
+    const { url: simulatorUrl, close: closeSimulator } = startSimulatorServer({
       apiKeys: [openaiKey],
       script: numberedScript(3),
     });
-    const simServer = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, simulator.app.fetch);
     for (const kind of ["deno", "node"] as const) {
       const relay = await startRelayProcess(kind, {
         DRAIN_SECONDS: "1",
         OPENAI_API_KEY: openaiKey,
-        OPENAI_REALTIME_URL: `ws://127.0.0.1:${simServer.addr.port}/v1/realtime`,
+        OPENAI_REALTIME_URL: simulatorUrl,
         SUPABASE_JWT_SECRET: jwtSecret,
         RELAY_DATA_DIR: await Deno.makeTempDir(),
         ...database.relayEnv,
@@ -159,8 +153,7 @@ Deno.test({
         if (!stopped) await relay.stop();
       }
     }
-    simulator.closeAll();
-    await simServer.shutdown();
+    await closeSimulator();
     await database.close();
   },
 });

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { startSimulatorServer } from "./simulator_server.ts";
 import assert from "node:assert/strict";
 import { signHs256Jwt } from "../../shared/auth/jwt.ts";
 import {
@@ -13,8 +14,6 @@ import {
   signAsymmetricJwt,
   supabaseUserClaims,
 } from "../../shared/auth/test_keys.ts";
-import { createRealtimeSimulator } from "../../shared/simulator/realtime_simulator.ts";
-import { createDenoAdapter } from "../deno_adapter.ts";
 import { type DatabaseFixture, seedUser, startDatabaseFixture, waitForRows } from "./database_fixture.ts";
 import { type RelayKind, type RelayProcess, startRelayProcess } from "./relay_process.ts";
 import { TestClient } from "./test_client.ts";
@@ -53,8 +52,7 @@ export function relayContract(kind: RelayKind): void {
       });
       const supabaseUrl = `http://127.0.0.1:${jwksServer.addr.port}`;
       const issuer = `${supabaseUrl}/auth/v1`;
-      const simulator = createRealtimeSimulator({
-        adapter: createDenoAdapter({ idleTimeoutSeconds: 30 }),
+      const { simulator, url: simulatorUrl, close: closeSimulator } = startSimulatorServer({
         apiKeys: [openaiKey],
         script: [{
           userTranscript: "Hello relay",
@@ -62,14 +60,13 @@ export function relayContract(kind: RelayKind): void {
           assistantAudioMs: 600,
         }],
       });
-      const simServer = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, simulator.app.fetch);
       let relay: RelayProcess | undefined;
       const hs256 = (overrides: Record<string, unknown> = {}) =>
         signHs256Jwt(supabaseUserClaims({ issuer, overrides: { sub: userId, ...overrides } }), jwtSecret);
       try {
         relay = await startRelayProcess(kind, {
           OPENAI_API_KEY: openaiKey,
-          OPENAI_REALTIME_URL: `ws://127.0.0.1:${simServer.addr.port}/v1/realtime`,
+          OPENAI_REALTIME_URL: simulatorUrl,
           ALLOWED_MODELS: "gpt-realtime-mini",
           SUPABASE_URL: supabaseUrl,
           SUPABASE_JWT_SECRET: jwtSecret,
@@ -516,8 +513,7 @@ export function relayContract(kind: RelayKind): void {
         });
 
         await t.step("upstream unreachable: an error event, then 1011", async () => {
-          await simServer.shutdown();
-          simulator.closeAll();
+          await closeSimulator();
           const client = await TestClient.connect(endpoint, { protocols: ["realtime", `jwt-${validToken}`] });
           const error = await client.waitFor("error");
           assert.equal((error.error as { code: string }).code, "upstream_unavailable");
@@ -542,8 +538,7 @@ export function relayContract(kind: RelayKind): void {
         });
       } finally {
         if (relay) await relay.stop();
-        simulator.closeAll();
-        await simServer.shutdown().catch(() => {});
+        await closeSimulator();
         await jwksServer.shutdown();
         await database.close();
       }

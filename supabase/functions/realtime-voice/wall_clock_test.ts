@@ -3,11 +3,10 @@
  * (`relay.session_ending`, reason `edge_wall_clock`) and the session ends at a pause, its transcripts
  * stored. Run on the current Deno and on Supabase's hosted Deno 2.1.
  */
+import { startSimulatorServer } from "../../../server/testing/simulator_server.ts";
 import assert from "node:assert/strict";
 import { signHs256Jwt } from "../../../shared/auth/jwt.ts";
 import { supabaseUserClaims } from "../../../shared/auth/test_keys.ts";
-import { createRealtimeSimulator } from "../../../shared/simulator/realtime_simulator.ts";
-import { createDenoAdapter } from "../../../server/deno_adapter.ts";
 import { seedUser, startDatabaseFixture, waitForRows } from "../../../server/testing/database_fixture.ts";
 import { startRelayProcess } from "../../../server/testing/relay_process.ts";
 import { TestClient } from "../../../server/testing/test_client.ts";
@@ -29,15 +28,13 @@ for (const kind of ["edge", "edge-deno-2.1"] as const) {
         { port: 0, hostname: "127.0.0.1", onListen() {} },
         (request) => database.rest!(request),
       );
-      const simulator = createRealtimeSimulator({
-        adapter: createDenoAdapter({ idleTimeoutSeconds: 30 }),
+      const { url: simulatorUrl, close: closeSimulator } = startSimulatorServer({
         apiKeys: [openaiKey],
         script: numberedScript(2),
       });
-      const simServer = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, simulator.app.fetch);
       const relay = await startRelayProcess(kind, {
         OPENAI_API_KEY: openaiKey,
-        OPENAI_REALTIME_URL: `ws://127.0.0.1:${simServer.addr.port}/v1/realtime`,
+        OPENAI_REALTIME_URL: simulatorUrl,
         SUPABASE_URL: `http://127.0.0.1:${project.addr.port}`,
         SUPABASE_JWT_SECRET: jwtSecret,
         EDGE_WALL_CLOCK_SECONDS: "14",
@@ -75,8 +72,7 @@ for (const kind of ["edge", "edge-deno-2.1"] as const) {
         assert.deepEqual(rows.map((r) => r.role), ["user", "assistant"]);
       } finally {
         await relay.stop();
-        simulator.closeAll();
-        await simServer.shutdown();
+        await closeSimulator();
         await project.shutdown();
         await database.close();
       }
