@@ -4,6 +4,10 @@
  *
  *   deno run -A server/simulator.ts --port 0 --key sk-test --mode echo [--realtime-pacing]
  *     [--session-max-seconds 3600] [--audio-chunk-ms 100] [--host 127.0.0.1]
+ *     [--max-recorded-events 5000] [--max-recorded-connections 100]
+ *
+ * The benchmark runs it with `--mode echo --max-recorded-events 0`: recording every append of hundreds
+ * of streaming sessions would cost gigabytes and load-core CPU that would distort the measurement.
  *
  * Prints one JSON line `{"url":"ws://HOST:PORT/v1/realtime"}` on stdout once listening. `--key` may be
  * repeated. SIGTERM/SIGINT close every session and exit.
@@ -24,6 +28,8 @@ const { values } = parseArgs({
     "realtime-pacing": { type: "boolean", default: false },
     "session-max-seconds": { type: "string" },
     "audio-chunk-ms": { type: "string" },
+    "max-recorded-events": { type: "string" },
+    "max-recorded-connections": { type: "string" },
   },
 });
 
@@ -46,6 +52,13 @@ const optionalNumber = (name: string, raw: string | undefined) => {
   return value;
 };
 
+const optionalCount = (name: string, raw: string | undefined) => {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) fail(`--${name} must be a whole number, got ${raw}`);
+  return value;
+};
+
 const simulator = createRealtimeSimulator({
   adapter: createDenoAdapter({ idleTimeoutSeconds: 30 }),
   apiKeys: keys,
@@ -53,6 +66,8 @@ const simulator = createRealtimeSimulator({
   realtimePacing: values["realtime-pacing"],
   sessionMaxSeconds: optionalNumber("session-max-seconds", values["session-max-seconds"]),
   audioChunkMs: optionalNumber("audio-chunk-ms", values["audio-chunk-ms"]),
+  maxRecordedEvents: optionalCount("max-recorded-events", values["max-recorded-events"]),
+  maxRecordedConnections: optionalCount("max-recorded-connections", values["max-recorded-connections"]),
 });
 
 const server = Deno.serve({

@@ -95,7 +95,19 @@ async function startUpstream(env: RunEnvironment): Promise<{ child: Child; url: 
   const child = env.group.spawn({
     name: "echo upstream",
     command: Deno.execPath(),
-    args: ["run", "-A", "server/bench/echo_upstream.ts", "--key", env.apiKey],
+    args: [
+      "run",
+      "-A",
+      "server/simulator.ts",
+      "--mode",
+      "echo",
+      "--max-recorded-events",
+      "0",
+      "--max-recorded-connections",
+      "10",
+      "--key",
+      env.apiKey,
+    ],
     cpu: env.loadCpu,
   });
   try {
